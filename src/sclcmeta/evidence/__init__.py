@@ -1,0 +1,10 @@
+"""Evidence layer: load, validate, derive log HR/SE, harmonize and select estimates."""
+
+from .derive import se_from_ci, se_from_p, ci_symmetric_within_rounding, Printed
+from .harmonize import DEFAULT_PREFERENCE, EffectData, select_estimates
+from .table import EvidenceTable, Flag, read_evidence
+
+__all__ = [
+    "DEFAULT_PREFERENCE", "EffectData", "EvidenceTable", "Flag", "Printed",
+    "ci_symmetric_within_rounding", "read_evidence", "se_from_ci", "se_from_p", "select_estimates",
+]

@@ -1,0 +1,246 @@
+"""Harmonize: choose one estimate per patient pool, put every log HR in one direction.
+
+``select_estimates`` turns an :class:`EvidenceTable` into :class:`EffectData`, the only input the
+engine accepts. The selection is declared (which comparison, which population, which analysis is
+preferred) and logged, so a reader can see why each row is in and each alternative is out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EvidenceError
+from .table import EvidenceTable
+
+#: Default preference among analyses of the same comparison in the same cohort.
+DEFAULT_PREFERENCE = ("propensity_matched", "multivariable", "unadjusted", "univariable")
+
+
+def _as_tuple(x: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if x is None:
+        return None
+    if isinstance(x, str):
+        return (x,)
+    return tuple(x)
+
+
+@dataclass
+class EffectData:
+    """Harmonized estimates ready for a model: one row per estimate entering the likelihood.
+
+    Columns: ``id, study, cohort, patient_pool, y`` (log HR, treatment vs comparator), ``se``,
+    ``treatment, comparator, analysis, design, line, flipped, flags`` and any study covariates.
+    ``log`` records every selection decision (kept / dropped, and why).
+
+    Examples
+    --------
+    >>> from sclcmeta import read_evidence, select_estimates
+    >>> ev = read_evidence()
+    >>> eff = select_estimates(ev, outcome="OS", treatment="ici_cont_2l", comparator="no_ici_2l")
+    >>> eff.k >= 1
+    True
+    """
+
+    data: pd.DataFrame
+    outcome: str
+    treatment_label: str = "treatment"
+    comparator_label: str = "comparator"
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def k(self) -> int:
+        return len(self.data)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.data["y"].to_numpy(float)
+
+    @property
+    def se(self) -> np.ndarray:
+        return self.data["se"].to_numpy(float)
+
+    @property
+    def studies(self) -> list[str]:
+        return self.data["study"].tolist()
+
+    def __repr__(self) -> str:
+        rows = "\n".join(
+            f"  {r.study:<28} HR {math.exp(r.y):6.3f} (SE log {r.se:.3f}) {r.analysis}"
+            + (" [flipped]" if r.flipped else "") + (f" [{r.flags}]" if r.flags else "")
+            for r in self.data.itertuples()
+        )
+        return (f"<EffectData {self.outcome}: {self.treatment_label} vs {self.comparator_label}, "
+                f"k={self.k}>\n{rows}")
+
+    @classmethod
+    def from_arrays(cls, y: Sequence[float], se: Sequence[float], studies: Sequence[str] | None = None,
+                    outcome: str = "effect", **covariates: Sequence[float]) -> "EffectData":
+        """Build directly from log effects and standard errors (for reference datasets and simulations)."""
+        y = np.asarray(y, float)
+        se = np.asarray(se, float)
+        if y.shape != se.shape or y.ndim != 1:
+            raise EvidenceError(f"`y` and `se` must be 1-D and the same length; got {y.shape} and {se.shape}.")
+        if np.any(~np.isfinite(y)) or np.any(~(se > 0)):
+            raise EvidenceError("`y` must be finite and `se` positive for every study.")
+        studies = list(studies) if studies is not None else [f"study {i + 1}" for i in range(len(y))]
+        df = pd.DataFrame({"id": studies, "study": studies, "cohort": studies, "patient_pool": studies,
+                           "y": y, "se": se, "treatment": "treatment", "comparator": "comparator",
+                           "analysis": "", "design": "", "line": "", "flipped": False, "flags": ""})
+        for k, v in covariates.items():
+            df[k] = np.asarray(v, float)
+        return cls(df, outcome=outcome)
+
+
+def select_estimates(
+    evidence: EvidenceTable,
+    *,
+    outcome: str,
+    treatment: str | Iterable[str] | None = None,
+    comparator: str | Iterable[str] | None = None,
+    kind: str = "treatment_effect",
+    population: str | Iterable[str] = "overall",
+    factor: str | None = None,
+    prefer: Sequence[str] = DEFAULT_PREFERENCE,
+    line: str | None = None,
+    design: str | Iterable[str] | None = None,
+    cohorts: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    ids: Iterable[str] | None = None,
+    nest_within_cohort: bool = False,
+    source: str = "selection",
+) -> EffectData:
+    """Pick one estimate per patient pool for one comparison and outcome, harmonizing direction.
+
+    Parameters
+    ----------
+    outcome
+        ``"OS"`` or ``"PFS"``.
+    treatment, comparator
+        Node id(s) (or factor levels for prognostic factors). A row reported the other way round
+        (comparator vs treatment) enters with its log HR negated, and ``flipped`` set.
+    kind, population, factor, line, design
+        Row filters (see the column dictionary in ``data/README.md``).
+    prefer
+        Order of preference among analyses of the same comparison in the same cohort; the first
+        one available is used, the others are logged as alternatives.
+    cohorts, exclude
+        Restrict to these cohorts / leave these cohorts out (leave-one-out sensitivity).
+    ids
+        Use exactly these evidence rows (overrides the preference); still checked for overlap.
+    nest_within_cohort
+        Allow several rows from one patient pool when they are disjoint subgroups (distinct
+        ``population`` values); they then share a cohort random effect in the model.
+
+    Raises
+    ------
+    EvidenceError
+        when nothing matches, or when one patient pool would enter the likelihood twice.
+    """
+    d = evidence.data
+    t, c = _as_tuple(treatment), _as_tuple(comparator)
+    pops = _as_tuple(population)
+    designs = _as_tuple(design)
+    log: list[str] = []
+    m = (d["outcome"] == outcome) & (d["kind"] == kind) & np.isfinite(d["se_"])
+    if pops is not None and "*" not in pops:
+        m &= d["population"].isin(pops)
+    if factor is not None:
+        m &= d.get("factor", pd.Series("", index=d.index)) == factor
+    if line is not None:
+        m &= d["line"] == line
+    if designs is not None:
+        m &= d["design"].isin(designs)
+    if cohorts is not None:
+        m &= d["cohort"].isin(list(cohorts))
+    exclude = set(exclude)
+    if exclude:
+        m &= ~d["cohort"].isin(exclude) & ~d["patient_pool"].isin(exclude)
+    forward = pd.Series(True, index=d.index)
+    backward = pd.Series(False, index=d.index)
+    if t is not None and c is not None:
+        forward = d["treatment"].isin(t) & d["comparator"].isin(c)
+        backward = d["treatment"].isin(c) & d["comparator"].isin(t)
+    elif t is not None:
+        forward = d["treatment"].isin(t)
+    cand = d[m & (forward | backward)].copy()
+    cand["flipped"] = backward[cand.index] & ~forward[cand.index]
+    if ids is not None:
+        ids = list(ids)
+        unknown = [i for i in ids if i not in set(d["id"])]
+        if unknown:
+            raise EvidenceError(f"{source}: evidence id(s) {', '.join(unknown)} not found; check the spelling "
+                                "against data/evidence.csv.")
+        cand = cand[cand["id"].isin(ids)]
+        missing = [i for i in ids if i not in set(cand["id"])]
+        if missing:
+            raise EvidenceError(f"{source}: evidence id(s) {', '.join(missing)} do not match outcome {outcome!r}, "
+                                f"kind {kind!r} and the requested comparison; remove them or fix the filters.")
+    if cand.empty:
+        what = f"{'/'.join(t or ['any'])} vs {'/'.join(c or ['any'])}"
+        raise EvidenceError(f"{source}: no evidence matches outcome {outcome!r}, kind {kind!r}, population "
+                            f"{'/'.join(pops or ['any'])}, comparison {what}; loosen the selection or check node names.")
+    rank = {a: i for i, a in enumerate(prefer)}
+    cand["_rank"] = cand["analysis"].map(lambda a: rank.get(a, len(rank)))
+    chosen = []
+    group_keys = ["patient_pool", "population"] if nest_within_cohort else ["patient_pool"]
+    for key, g in cand.groupby(group_keys, sort=False):
+        if ids is not None:
+            if len(g) > 1:
+                raise EvidenceError(
+                    f"{source}: rows {', '.join(g['id'])} come from the same patients "
+                    f"(patient pool {key if isinstance(key, str) else key[0]!r}) and would enter one likelihood "
+                    "twice; keep one of them.")
+            chosen.append(g.index[0])
+            continue
+        g = g.sort_values("_rank", kind="stable")
+        top = g[g["_rank"] == g["_rank"].iloc[0]]
+        if len(top) > 1 and top["cohort"].nunique() > 1:
+            raise EvidenceError(
+                f"{source}: cohorts {', '.join(sorted(top['cohort'].unique()))} share patients (patient pool "
+                f"{g['patient_pool'].iloc[0]!r}) and both report {top['analysis'].iloc[0]} estimates ({', '.join(top['id'])}); "
+                "a cohort may enter one likelihood only once: pick one with `ids` or exclude a cohort.")
+        if len(top) > 1:
+            raise EvidenceError(
+                f"{source}: rows {', '.join(top['id'])} are equally preferred estimates of the same comparison in "
+                f"patient pool {g['patient_pool'].iloc[0]!r}; choose one with `ids` or refine the population.")
+        chosen.append(top.index[0])
+        for j in g.index[1:]:
+            log.append(f"not used: {g.at[j, 'id']} ({g.at[j, 'analysis']}; same patients as {top['id'].iloc[0]}, "
+                       f"which is preferred by {list(prefer)})")
+    sel = cand.loc[chosen]
+    if nest_within_cohort:
+        for pool, g in sel.groupby("patient_pool"):
+            if len(g) > 1 and g["population"].duplicated().any():
+                raise EvidenceError(f"{source}: patient pool {pool!r} contributes overlapping subgroups "
+                                    f"({', '.join(g['id'])}); nested rows must be disjoint subgroups.")
+    for r in sel.itertuples():
+        log.append(f"used: {r.id} ({r.analysis}{', direction flipped' if r.flipped else ''})")
+    out = pd.DataFrame({
+        "id": sel["id"].to_numpy(),
+        "study": [f"{p}" if not nest_within_cohort else f"{p} [{pop}]"
+                  for p, pop in zip(sel["publication"], sel["population"])],
+        "cohort": sel["cohort"].to_numpy(),
+        "patient_pool": sel["patient_pool"].to_numpy(),
+        "y": np.where(sel["flipped"], -sel["log_hr_"], sel["log_hr_"]),
+        "se": sel["se_"].to_numpy(float),
+        "treatment": np.where(sel["flipped"], sel["comparator"], sel["treatment"]),
+        "comparator": np.where(sel["flipped"], sel["treatment"], sel["comparator"]),
+        "analysis": sel["analysis"].to_numpy(),
+        "design": sel["design"].to_numpy(),
+        "line": sel["line"].to_numpy(),
+        "population": sel["population"].to_numpy(),
+        "flipped": sel["flipped"].to_numpy(bool),
+        "flags": sel["flags"].to_numpy(),
+    })
+    cov = evidence.covariates()
+    if not cov.empty:
+        out = out.join(cov, on="cohort")
+    label_t = "/".join(t) if t else "treatment"
+    label_c = "/".join(c) if c else "comparator"
+    return EffectData(out.reset_index(drop=True), outcome=outcome, treatment_label=label_t,
+                      comparator_label=label_c, log=log)

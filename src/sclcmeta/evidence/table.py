@@ -1,0 +1,429 @@
+"""Load and validate evidence tables: ``read_evidence`` -> :class:`EvidenceTable`.
+
+Errors stop (an :class:`~sclcmeta.errors.EvidenceError` listing every problem, one line each,
+naming file, row, column and value, and what would fix it). Flags are kept with the rows and
+reported: they mark numbers that are usable but suspicious.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EvidenceError
+from . import schema
+from .derive import (
+    Printed,
+    ci_symmetric_within_rounding,
+    log_asymmetry,
+    p_consistent_with_ci,
+    parse_p,
+    se_from_ci,
+    se_from_p,
+    z_for_level,
+)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A suspicious but usable number, kept with its row and reported by ``sclcmeta data check``."""
+
+    code: str
+    row_id: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.row_id}: {self.message}"
+
+
+def _where(file: str, row: int, column: str, value: object) -> str:
+    # row is the 1-based data row; the file line is row + 1 because of the header
+    return f"{file}, row {row} (line {row + 1}), column '{column}', value {value!r}"
+
+
+@dataclass
+class EvidenceTable:
+    """Validated evidence rows with log HR and SE derived, plus flags and provenance.
+
+    Build it with :func:`read_evidence`. ``data`` holds one row per reported estimate with the
+    original printed columns (strings) plus derived ``log_hr_``, ``se_``, ``se_method`` and
+    ``flags`` columns; ``studies`` and ``nodes`` are the optional study and node tables.
+
+    Examples
+    --------
+    >>> from sclcmeta import read_evidence
+    >>> ev = read_evidence()                      # the bundled tables
+    >>> ev.data[["id", "outcome", "log_hr_", "se_"]].head()  # doctest: +SKIP
+    """
+
+    data: pd.DataFrame
+    flags: list[Flag] = field(default_factory=list)
+    studies: pd.DataFrame | None = None
+    nodes: pd.DataFrame | None = None
+    files: tuple[str, ...] = ()
+    minimal: bool = False
+
+    def __repr__(self) -> str:
+        n = len(self.data)
+        cohorts = self.data["cohort"].nunique() if n else 0
+        kinds = self.data["kind"].value_counts().to_dict() if n else {}
+        kind_txt = ", ".join(f"{v} {k}" for k, v in sorted(kinds.items()))
+        return (
+            f"<EvidenceTable: {n} estimates from {cohorts} cohorts ({kind_txt}); "
+            f"{len(self.flags)} flags; files: {', '.join(Path(f).name for f in self.files)}>"
+        )
+
+    def _repr_html_(self) -> str:  # notebooks
+        head = f"<p><b>EvidenceTable</b>: {len(self.data)} estimates, {len(self.flags)} flags</p>"
+        cols = [c for c in ("id", "cohort", "line", "outcome", "kind", "population", "analysis",
+                            "treatment", "comparator", "hr", "ci_low", "ci_high") if c in self.data]
+        return head + self.data[cols].to_html(index=False, max_rows=30)
+
+    @property
+    def data_hash(self) -> str:
+        """SHA-256 of the tables' contents (for report provenance)."""
+        h = hashlib.sha256()
+        for f in self.files:
+            h.update(Path(f).read_bytes())
+        return h.hexdigest()[:16]
+
+    def flags_frame(self) -> pd.DataFrame:
+        """Flags as a table: ``code, id, message``."""
+        return pd.DataFrame([{"code": f.code, "id": f.row_id, "message": f.message} for f in self.flags],
+                            columns=["code", "id", "message"])
+
+    def patient_pool(self, cohort: str) -> str:
+        """The patient pool a cohort belongs to (cohorts sharing patients share a pool)."""
+        if self.studies is not None and cohort in set(self.studies["cohort"]):
+            return str(self.studies.set_index("cohort").loc[cohort, "patient_pool"])
+        return cohort
+
+    def covariates(self) -> pd.DataFrame:
+        """Study-level covariates indexed by cohort (numeric columns of the study table)."""
+        if self.studies is None:
+            return pd.DataFrame()
+        st = self.studies.set_index("cohort")
+        out = {}
+        for c in st.columns:
+            vals = pd.to_numeric(st[c].replace("", np.nan), errors="coerce")
+            if vals.notna().any() and c not in ("n_treatment", "n_comparator"):
+                out[c] = vals
+        return pd.DataFrame(out)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise EvidenceError(f"{path}: file not found. Give the path of an evidence CSV.")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=False)
+    except pd.errors.ParserError as exc:  # pragma: no cover - message passthrough
+        raise EvidenceError(f"{path}: not a readable CSV ({exc}). Check quoting and commas.") from exc
+    df.columns = [c.strip() for c in df.columns]
+    return df.apply(lambda col: col.str.strip())
+
+
+def _is_minimal(df: pd.DataFrame) -> bool:
+    return "source" not in df.columns and "id" not in df.columns
+
+
+def _minimal_to_full(df: pd.DataFrame, file: str) -> pd.DataFrame:
+    missing = [c for c in schema.MINIMAL_REQUIRED if c not in df.columns]
+    has_group = [all(c in df.columns for c in g) for g in schema.MINIMAL_EFFECT_GROUPS]
+    if missing or not any(has_group):
+        need = list(missing)
+        if not any(has_group):
+            need.append("hr, ci_low, ci_high (or log_hr, se)")
+        raise EvidenceError(
+            f"{file}: missing required column(s) {', '.join(need)}. The minimal import format is "
+            "'study, treatment, comparator, outcome, hr, ci_low, ci_high' (or 'log_hr, se' in place "
+            "of the HR and bounds); add the missing column(s) to the header."
+        )
+    out = df.copy()
+    ids = []
+    seen: dict[str, int] = {}
+    for _, r in df.iterrows():
+        base = f"{r['study']}:{r['treatment']} vs {r['comparator']}:{r['outcome']}"
+        seen[base] = seen.get(base, 0) + 1
+        ids.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    out["id"] = ids
+    out["cohort"] = df["study"]
+    out["publication"] = df["study"]
+    defaults = {"line": "", "design": "", "kind": "treatment_effect", "population": "overall",
+                "analysis": "unadjusted", "source": file, "location": "", "quote": ""}
+    for c, v in defaults.items():
+        if c not in out.columns:
+            out[c] = v
+    return out
+
+
+def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None) -> list[str]:
+    errors: list[str] = []
+    required = schema.MINIMAL_REQUIRED if minimal else schema.FULL_REQUIRED
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        return [f"{file}: missing required column(s) {', '.join(missing)}; add them to the header "
+                f"(see data/README.md for the column dictionary)."]
+    for c in schema.EFFECT_COLUMNS:
+        if c not in df.columns:
+            df[c] = ""
+    dup = df["id"][df["id"].duplicated(keep=False) & (df["id"] != "")]
+    for i in dup.index:
+        first = int(df.index[df["id"] == df.at[i, "id"]][0]) + 1
+        if i + 1 != first:
+            errors.append(f"{_where(file, i + 1, 'id', df.at[i, 'id'])}: duplicate id (first used in row {first}); "
+                          "give every estimate its own id.")
+    for i, r in df.iterrows():
+        row = int(i) + 1
+        if r["id"] == "":
+            errors.append(f"{_where(file, row, 'id', '')}: empty id; give the row a unique id.")
+        if not minimal:
+            for c in schema.PROVENANCE:
+                if r.get(c, "") == "":
+                    errors.append(f"{_where(file, row, c, '')}: missing provenance; every number needs its "
+                                  "source (seed file or DOI), location (table/section) and a verbatim quote.")
+        for c, allowed in schema.CATEGORIES.items():
+            v = r.get(c, "")
+            if c == "outcome" or (not minimal and v != "") or (minimal and v != ""):
+                if v not in allowed:
+                    errors.append(f"{_where(file, row, c, v)}: not a known {c}; use one of {', '.join(allowed)}.")
+        nums: dict[str, float] = {}
+        for c in schema.NUMERIC_COLUMNS:
+            v = r.get(c, "")
+            if v == "":
+                continue
+            try:
+                x = float(v)
+            except ValueError:
+                errors.append(f"{_where(file, row, c, v)}: not a number; write a plain decimal such as 0.75.")
+                continue
+            if not math.isfinite(x):
+                errors.append(f"{_where(file, row, c, v)}: not a finite number.")
+                continue
+            nums[c] = x
+        for c in ("hr", "ci_low", "ci_high", "se"):
+            if c in nums and nums[c] <= 0:
+                errors.append(f"{_where(file, row, c, r[c])}: must be positive (hazard ratios and their bounds "
+                              "are > 0; write a log HR in 'log_hr' instead).")
+        if "ci_level" in nums and not 0 < nums["ci_level"] < 1:
+            errors.append(f"{_where(file, row, 'ci_level', r['ci_level'])}: CI level must be a proportion "
+                          "such as 0.95 (not 95).")
+        if r.get("p_value", "") != "":
+            try:
+                parse_p(r["p_value"])
+            except ValueError:
+                errors.append(f"{_where(file, row, 'p_value', r['p_value'])}: not a p-value; write e.g. 0.003 or <0.001.")
+        lo, hr, hi = nums.get("ci_low"), nums.get("hr"), nums.get("ci_high")
+        if lo is not None and hi is not None and lo > 0 and hi > 0:
+            if lo >= hi:
+                errors.append(f"{_where(file, row, 'ci_low', r['ci_low'])}: lower bound is not below the upper "
+                              f"bound {r['ci_high']!r}; check the order of ci_low and ci_high.")
+            elif hr is not None and hr > 0 and not lo <= hr <= hi:
+                col = "ci_low" if hr < lo else "ci_high"
+                errors.append(f"{_where(file, row, col, r[col])}: bounds ({r['ci_low']}, {r['ci_high']}) do not "
+                              f"bracket the HR {r['hr']}; check the transcription (a swapped or mistyped digit).")
+        has_ci = lo is not None and hi is not None
+        has_log = "log_hr" in nums and "se" in nums
+        has_p = hr is not None and r.get("p_value", "") != ""
+        if not (has_ci or has_log or has_p):
+            errors.append(f"{_where(file, row, 'hr', r.get('hr', ''))}: no usable estimate; give hr with ci_low "
+                          "and ci_high, or log_hr with se, or hr with p_value.")
+        if nodes is not None and r.get("kind") in ("treatment_effect", "subgroup_treatment_effect"):
+            for c in ("treatment", "comparator"):
+                if r[c] not in nodes:
+                    errors.append(f"{_where(file, row, c, r[c])}: unknown treatment node; add it to nodes.csv "
+                                  f"or use one of {', '.join(sorted(nodes)[:5])}, ...")
+    return errors
+
+
+def _derive(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``log_hr_``, ``se_`` and ``se_method`` (validated input assumed)."""
+    log_hr, se, method = [], [], []
+    for _, r in df.iterrows():
+        level = float(r["ci_level"]) if r["ci_level"] != "" else 0.95
+        if r["log_hr"] != "" and r["se"] != "":
+            log_hr.append(float(r["log_hr"]))
+            se.append(float(r["se"]))
+            method.append("given")
+        elif r["ci_low"] != "" and r["ci_high"] != "":
+            lo, hi = float(r["ci_low"]), float(r["ci_high"])
+            se.append(se_from_ci(lo, hi, level))
+            if r["hr"] != "":
+                log_hr.append(math.log(float(r["hr"])))
+                method.append("ci")
+            else:
+                log_hr.append(0.5 * (math.log(lo) + math.log(hi)))
+                method.append("ci_midpoint")
+        else:
+            hr = float(r["hr"])
+            p, op = parse_p(r["p_value"])
+            log_hr.append(math.log(hr))
+            if p <= 0 or p >= 1 or hr == 1:
+                se.append(float("nan"))
+                method.append("unusable")
+            else:
+                se.append(se_from_p(hr, p))
+                method.append("p_value" if op == "=" else "p_bound")
+    out = df.copy()
+    out["log_hr_"] = log_hr
+    out["se_"] = se
+    out["se_method"] = method
+    return out
+
+
+def _flags(df: pd.DataFrame) -> list[Flag]:
+    flags: list[Flag] = []
+    for _, r in df.iterrows():
+        rid = r["id"]
+        if r["se_method"] == "unusable":
+            flags.append(Flag("no_se", rid, f"HR {r['hr']} with p {r['p_value']} gives no standard error; "
+                                            "the row is kept for the record but cannot enter a likelihood."))
+        if r["se_method"] in ("p_value", "p_bound"):
+            extra = (" The p-value is printed as a bound, so the SE is an upper bound (conservative)."
+                     if r["se_method"] == "p_bound" else "")
+            flags.append(Flag("se_from_p", rid, f"SE derived from HR {r['hr']} and p {r['p_value']} "
+                                                f"(no CI printed).{extra}"))
+        if r["se_method"] == "ci_midpoint":
+            flags.append(Flag("hr_from_ci", rid, "no HR printed; log HR taken as the midpoint of the log CI."))
+        if r["hr"] != "" and r["ci_low"] != "" and r["ci_high"] != "":
+            hr, lo, hi = (Printed.parse(r[c]) for c in ("hr", "ci_low", "ci_high"))
+            if not ci_symmetric_within_rounding(hr, lo, hi):
+                a = log_asymmetry(hr.value, lo.value, hi.value)
+                flags.append(Flag("ci_asymmetric", rid,
+                                  f"CI ({r['ci_low']}-{r['ci_high']}) is not symmetric about HR {r['hr']} on the "
+                                  f"log scale beyond printed rounding (upper minus lower log half-width {a:+.3f}); "
+                                  "possible transcription or printing error, or a non-Wald interval."))
+            if r["p_value"] != "" and r["se_method"] == "ci":
+                try:
+                    ok = p_consistent_with_ci(r["p_value"], r["log_hr_"], r["se_"])
+                except ValueError:
+                    ok = True
+                if not ok:
+                    from .derive import p_from_log_hr
+                    flags.append(Flag("p_inconsistent", rid,
+                                      f"printed p {r['p_value']} disagrees with the p implied by the CI "
+                                      f"({p_from_log_hr(r['log_hr_'], r['se_']):.3g})."))
+        if (r.get("median_treatment", "") not in ("", None) and r.get("median_comparator", "") not in ("", None)
+                and r["kind"] != "prognostic_factor" and math.isfinite(r["se_"])):
+            mt, mc = float(r["median_treatment"]), float(r["median_comparator"])
+            if mt > 0 and mc > 0 and r["log_hr_"] != 0 and np.sign(math.log(mc / mt)) != np.sign(r["log_hr_"]) \
+                    and abs(math.log(mc / mt)) > 0.05:
+                flags.append(Flag("direction_vs_medians", rid,
+                                  f"HR {r['hr'] or math.exp(r['log_hr_']):.3g} ({r['treatment']} vs {r['comparator']}) "
+                                  f"points the other way from the medians ({mt} vs {mc} months); check which arm "
+                                  "is the reference."))
+        if math.isfinite(r["se_"]) and abs(r["log_hr_"]) > math.log(5):
+            flags.append(Flag("implausible_effect", rid,
+                              f"HR {math.exp(r['log_hr_']):.3g} is beyond 1/5-5, implausibly large for this setting; "
+                              "check the direction and the reference level."))
+        for cf in filter(None, (c.strip() for c in str(r.get("curator_flags", "")).split(";"))):
+            code, _, msg = cf.partition(":")
+            flags.append(Flag(code.strip(), rid, (msg.strip() or "declared by the curator") + " (see notes)"))
+    # discordance between estimates of the same comparison within one cohort
+    keys = ["cohort", "outcome", "kind", "population", "treatment", "comparator"]
+    for _, g in df[df["kind"] != "prognostic_factor"].groupby(keys):
+        g = g[np.isfinite(g["se_"])]
+        if len(g) < 2:
+            continue
+        lo_i, hi_i = g["log_hr_"].idxmin(), g["log_hr_"].idxmax()
+        if g.at[hi_i, "log_hr_"] - g.at[lo_i, "log_hr_"] > math.log(2):
+            flags.append(Flag("discordant_estimates", g.at[lo_i, "id"],
+                              f"HR {math.exp(g.at[lo_i, 'log_hr_']):.3g} ({g.at[lo_i, 'analysis']}) differs more than "
+                              f"two-fold from HR {math.exp(g.at[hi_i, 'log_hr_']):.3g} ({g.at[hi_i, 'analysis']}, "
+                              f"{g.at[hi_i, 'id']}) for the same comparison in the same cohort."))
+    return flags
+
+
+def _read_aux(path: Path, required: tuple[str, ...], what: str) -> pd.DataFrame:
+    df = _read_csv(path)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise EvidenceError(f"{path}: missing required column(s) {', '.join(missing)} of the {what} table; "
+                            "add them to the header (see data/README.md).")
+    return df
+
+
+def read_evidence(
+    paths: str | Path | list[str | Path] | None = None,
+    *,
+    studies: str | Path | None = None,
+    nodes: str | Path | None = None,
+) -> EvidenceTable:
+    """Read, validate and derive log HR/SE for one or more evidence CSVs.
+
+    Parameters
+    ----------
+    paths
+        Evidence CSV(s) in the full format (``data/evidence.csv``) or the minimal import format
+        (``study, treatment, comparator, outcome, hr, ci_low, ci_high`` or ``log_hr, se``).
+        ``None`` reads the bundled tables, with their study and node tables.
+    studies, nodes
+        Optional study and treatment-node tables. With a node table, every treatment node is checked.
+
+    Raises
+    ------
+    EvidenceError
+        listing every problem, one line each, with file, row, column, value and the fix.
+
+    Examples
+    --------
+    >>> ev = read_evidence()
+    >>> sorted(ev.data["outcome"].unique())
+    ['OS', 'PFS']
+    """
+    from ..paths import data_dir
+
+    if paths is None:
+        d = data_dir()
+        paths = [d / "evidence.csv"]
+        studies = studies or d / "studies.csv"
+        nodes = nodes or d / "nodes.csv"
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    node_df = _read_aux(Path(nodes), schema.NODE_REQUIRED, "treatment-node") if nodes else None
+    study_df = _read_aux(Path(studies), schema.STUDY_REQUIRED, "study") if studies else None
+    node_set = set(node_df["node"]) if node_df is not None else None
+    frames, errors, minimal_any = [], [], False
+    for p in paths:
+        raw = _read_csv(p)
+        minimal = _is_minimal(raw)
+        minimal_any |= minimal
+        df = _minimal_to_full(raw, str(p)) if minimal else raw
+        errs = _validate(df, str(p), minimal, None if minimal else node_set)
+        errors.extend(errs)
+        df["file_"] = str(p)
+        df["row_"] = np.arange(1, len(df) + 1)
+        frames.append(df)
+    if errors:
+        raise EvidenceError(errors)
+    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    dup = data["id"][data["id"].duplicated()]
+    if len(dup):
+        i = dup.index[0]
+        raise EvidenceError(f"{_where(data.at[i, 'file_'], int(data.at[i, 'row_']), 'id', data.at[i, 'id'])}: "
+                            "duplicate id across files; give every estimate its own id.")
+    if study_df is not None:
+        known = set(study_df["cohort"])
+        bad = data[~data["cohort"].isin(known)]
+        if len(bad):
+            i = bad.index[0]
+            raise EvidenceError(f"{_where(data.at[i, 'file_'], int(data.at[i, 'row_']), 'cohort', data.at[i, 'cohort'])}: "
+                                f"cohort not in the study table {studies}; add a row for it there.")
+    data = _derive(data)
+    data["patient_pool"] = (data["cohort"].map(study_df.set_index("cohort")["patient_pool"])
+                            if study_df is not None else data["cohort"])
+    flags = _flags(data)
+    by_id: dict[str, list[str]] = {}
+    for f in flags:
+        by_id.setdefault(f.row_id, []).append(f.code)
+    data["flags"] = data["id"].map(lambda i: ";".join(by_id.get(i, [])))
+    files = tuple(str(p) for p in paths) + tuple(str(x) for x in (studies, nodes) if x)
+    return EvidenceTable(data=data, flags=flags, studies=study_df, nodes=node_df, files=files, minimal=minimal_any)
+
+
+__all__ = ["EvidenceTable", "Flag", "read_evidence", "z_for_level"]
