@@ -107,10 +107,13 @@ def parse_p(text: str) -> tuple[float, str]:
     return value, op
 
 
-def p_consistent_with_ci(p_text: str, log_hr: float, se: float, hr_decimals: int = 3) -> bool:
-    """Does a printed p-value agree with the p implied by the CI, allowing for rounding of the p?"""
+def p_consistent_with_ci(p_text: str, log_hr: float, se: float, sides: int = 2) -> bool:
+    """Does a printed p-value agree with the p implied by the CI, allowing for rounding of the p?
+
+    ``sides=1`` compares with the one-sided p (half the two-sided one).
+    """
     value, op = parse_p(p_text)
-    implied = p_from_log_hr(log_hr, se)
+    implied = p_from_log_hr(log_hr, se) / (2 if sides == 1 else 1)
     if op in ("<", "<="):
         return implied <= value * 1.5
     if op in (">", ">="):

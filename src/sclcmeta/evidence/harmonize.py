@@ -185,7 +185,10 @@ def select_estimates(
         raise EvidenceError(f"{source}: no evidence matches outcome {outcome!r}, kind {kind!r}, population "
                             f"{'/'.join(pops or ['any'])}, comparison {what}; loosen the selection or check node names.")
     rank = {a: i for i, a in enumerate(prefer)}
-    cand["_rank"] = cand["analysis"].map(lambda a: rank.get(a, len(rank)))
+    cand["_rank"] = cand["analysis"].map(lambda a: rank.get(a, len(rank))) * 3
+    if "preferred" in cand.columns:  # curated primary estimate among same-analysis alternatives
+        # "no" marks an estimate the curator rejected as primary (data/README.md says why)
+        cand["_rank"] += cand["preferred"].map({"yes": 0, "": 1, "no": 100}).fillna(1).astype(int)
     chosen = []
     group_keys = ["patient_pool", "population"] if nest_within_cohort else ["patient_pool"]
     for key, g in cand.groupby(group_keys, sort=False):

@@ -28,7 +28,7 @@ NUMERIC_COLUMNS = (
 )
 OPTIONAL = (
     "cited_reference", "cited_doi", "factor", "n_treatment", "n_comparator", "n_total",
-    "median_treatment", "median_comparator", "notes", "curator_flags", "derived_from",
+    "median_treatment", "median_comparator", "notes", "curator_flags", "derived_from", "preferred",
 )
 #: Minimal import format: required columns (one of the two effect groups must be present too).
 MINIMAL_REQUIRED = ("study", "treatment", "comparator", "outcome")
@@ -46,3 +46,7 @@ CATEGORIES = {
 STUDY_REQUIRED = ("cohort", "publication", "source", "patient_pool", "design", "line", "location", "quote")
 NODE_REQUIRED = ("node", "label", "line", "ici_class", "meaning")
 ICI_CLASSES = ("PD-1", "PD-L1", "CTLA-4", "PD-L1+CTLA-4", "mixed", "none")
+
+#: Numeric study-level covariates of the study table usable in meta-regression.
+STUDY_COVARIATES = ("prop_liver_mets", "prop_liver_mets_treatment", "prop_liver_mets_comparator",
+                    "l1_ici_fraction", "rct")

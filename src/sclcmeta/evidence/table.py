@@ -22,6 +22,7 @@ from .derive import (
     ci_symmetric_within_rounding,
     log_asymmetry,
     p_consistent_with_ci,
+    p_from_log_hr,
     parse_p,
     se_from_ci,
     se_from_p,
@@ -109,10 +110,9 @@ class EvidenceTable:
             return pd.DataFrame()
         st = self.studies.set_index("cohort")
         out = {}
-        for c in st.columns:
-            vals = pd.to_numeric(st[c].replace("", np.nan), errors="coerce")
-            if vals.notna().any() and c not in ("n_treatment", "n_comparator"):
-                out[c] = vals
+        for c in schema.STUDY_COVARIATES:
+            if c in st.columns:
+                out[c] = pd.to_numeric(st[c].replace("", np.nan), errors="coerce")
         return pd.DataFrame(out)
 
 
@@ -303,24 +303,26 @@ def _flags(df: pd.DataFrame) -> list[Flag]:
                 except ValueError:
                     ok = True
                 if not ok:
-                    from .derive import p_from_log_hr
-                    flags.append(Flag("p_inconsistent", rid,
-                                      f"printed p {r['p_value']} disagrees with the p implied by the CI "
-                                      f"({p_from_log_hr(r['log_hr_'], r['se_']):.3g})."))
+                    implied = p_from_log_hr(r["log_hr_"], r["se_"])
+                    one_sided = p_consistent_with_ci(r["p_value"], r["log_hr_"], r["se_"], sides=1)
+                    hint = (" It matches a one-sided p-value (half the two-sided one)." if one_sided else
+                            " Check the transcription; the CI is used, not the p-value.")
+                    flags.append(Flag("p_inconsistent", rid, f"printed p {r['p_value']} disagrees with the "
+                                      f"two-sided p implied by the CI ({implied:.3g}).{hint}"))
         if (r.get("median_treatment", "") not in ("", None) and r.get("median_comparator", "") not in ("", None)
                 and r["kind"] != "prognostic_factor" and math.isfinite(r["se_"])):
             mt, mc = float(r["median_treatment"]), float(r["median_comparator"])
             if mt > 0 and mc > 0 and r["log_hr_"] != 0 and np.sign(math.log(mc / mt)) != np.sign(r["log_hr_"]) \
                     and abs(math.log(mc / mt)) > 0.05:
                 flags.append(Flag("direction_vs_medians", rid,
-                                  f"HR {r['hr'] or math.exp(r['log_hr_']):.3g} ({r['treatment']} vs {r['comparator']}) "
+                                  f"HR {math.exp(r['log_hr_']):.3g} ({r['treatment']} vs {r['comparator']}) "
                                   f"points the other way from the medians ({mt} vs {mc} months); check which arm "
                                   "is the reference."))
         if math.isfinite(r["se_"]) and abs(r["log_hr_"]) > math.log(5):
             flags.append(Flag("implausible_effect", rid,
                               f"HR {math.exp(r['log_hr_']):.3g} is beyond 1/5-5, implausibly large for this setting; "
                               "check the direction and the reference level."))
-        for cf in filter(None, (c.strip() for c in str(r.get("curator_flags", "")).split(";"))):
+        for cf in filter(None, (c.strip() for c in str(r.get("curator_flags", "")).split("|"))):
             code, _, msg = cf.partition(":")
             flags.append(Flag(code.strip(), rid, (msg.strip() or "declared by the curator") + " (see notes)"))
     # discordance between estimates of the same comparison within one cohort
