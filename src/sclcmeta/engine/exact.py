@@ -216,17 +216,26 @@ def _evaluate(model: GaussianModel, priors: PriorSet, sig: np.ndarray, lam_var: 
     return loglik, mean, cov, th_m, th_v
 
 
-def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and trapezoid widths on [lo, hi] (first pass: a map of [0, inf) that is dense near 0)."""
-    if prior.family == "uniform":
-        a = prior["lower"] if lo is None else max(lo, prior["lower"])
-        b = prior["upper"] if hi is None else min(hi, prior["upper"])
-        x = np.linspace(a, b, n)
-    elif lo is None:
+def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: int,
+             knee: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and trapezoid widths for one variance parameter.
+
+    First pass (``lo is None``): a map of [0, inf) (or the uniform prior's support) dense near 0.
+    Refinement: nodes on [lo, hi] spaced evenly in ``log(x - lo + knee)``, so a heavy right tail and a
+    mode near zero are both resolved (relative spacing about ``log(range / knee) / n``).
+    """
+    upper = prior["upper"] if prior.family == "uniform" else np.inf
+    if lo is None:
         u = np.linspace(0.0, 1.0, n + 1)[:-1]
-        x = scale * u / (1.0 - u) ** 2      # 0 .. very large
+        x = (prior["lower"] if prior.family == "uniform" else 0.0) + scale * u / (1.0 - u) ** 2
+        if np.isfinite(upper):
+            x = np.unique(np.append(x[x < upper], upper))
     else:
-        x = np.linspace(lo, hi, n)
+        hi = min(hi, upper)
+        knee = knee if knee and knee > 0 else max((hi - lo) * 1e-3, 1e-9)
+        s = np.linspace(np.log(knee), np.log(hi - lo + knee), n)
+        x = lo + np.exp(s) - knee
+        x[0], x[-1] = lo, hi
     w = np.zeros_like(x)
     dx = np.diff(x)
     w[:-1] += dx / 2
@@ -272,7 +281,7 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
     def run(ranges, n):
         axes, widths = [], []
         for pr, rg in zip(vpriors, ranges):
-            x, w = _grid_1d(pr, scale, rg[0], rg[1], n)
+            x, w = _grid_1d(pr, scale, rg[0], rg[1], n, rg[2] if len(rg) > 2 else None)
             axes.append(x)
             widths.append(w)
         if axes:
@@ -300,7 +309,7 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
         return sig_r, w, mean, cov, thm, thv
 
     if comps:
-        sig, w, *_ = run([(None, None)] * len(comps), _N_FIRST)
+        sig, w, *_ = run([(None, None, None)] * len(comps), _N_FIRST)
         ranges = []
         for j, pr in enumerate(vpriors):
             order = np.argsort(sig[:, j])
@@ -313,7 +322,8 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
             # widen to the neighbouring first-pass nodes so no mass is cut off
             lo = 0.0 if lo <= ux[1] else ux[max(np.searchsorted(ux, lo) - 1, 0)]
             hi = ux[min(np.searchsorted(ux, hi) + 1, len(ux) - 1)]
-            ranges.append((lo, max(hi, lo + 1e-9)))
+            q10 = xs[np.searchsorted(c, 0.1)]
+            ranges.append((lo, max(hi, lo + 1e-9), max(q10 - lo, (hi - lo) * 1e-4, 1e-9)))
         sig, w, mean, cov, thm, thv = run(ranges, _N_FINAL[len(comps)])
     else:
         sig, w, mean, cov, thm, thv = run([], 1)

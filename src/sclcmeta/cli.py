@@ -1,0 +1,254 @@
+"""Command line: ``sclcmeta report | fit | sensitivity | data check``.
+
+Every user-input error ends in one readable message and exit status 2 (1 for ``data check``
+finding errors in the tables), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from .errors import SclcmetaError
+
+EPILOG = """examples:
+  sclcmeta report --out sclcmeta-report            all analyses in models/ on the bundled data
+  sclcmeta data check                              validate the bundled tables, list flags
+  sclcmeta data check my_review.csv                validate your own CSV (minimal import format)
+  sclcmeta fit --data my_review.csv --method exact --json
+  sclcmeta fit models/q1_continuation_os.toml --prior tau=half_cauchy(0.5)
+  sclcmeta sensitivity models/q1_continuation_os.toml
+"""
+
+
+def _json_rows(df):
+    rows = df.to_dict(orient="records")
+    for r in rows:
+        for k, v in r.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                r[k] = None
+    return rows
+
+
+def _cmd_data_check(args) -> int:
+    from .evidence import read_evidence
+
+    if args.csv:
+        ev = read_evidence([Path(p) for p in args.csv], nodes=args.nodes, studies=args.studies)
+    else:
+        ev = read_evidence()
+    print(ev)
+    for f in ev.flags:
+        print(f"  flag {f}")
+    print(f"OK: {len(ev.data)} estimates valid; {len(ev.flags)} flag(s) to review (flags are kept with the rows).")
+    return 0
+
+
+def _parse_prior_args(items):
+    from .priors import PRIOR_TARGETS, parse_prior
+
+    out = {}
+    for it in items or []:
+        name, sep, text = it.partition("=")
+        name = name.strip()
+        if not sep or name not in PRIOR_TARGETS:
+            raise SclcmetaError(f"--prior {it!r}: write NAME=FAMILY(ARGS) with NAME one of {', '.join(PRIOR_TARGETS)}, "
+                                "e.g. --prior tau=half_normal(0.5).")
+        out[name] = parse_prior(text, where=f"--prior {name}")
+    return out
+
+
+def _effects_from_csv(args, ev):
+    """Pick the comparison to pool from a user CSV (minimal or full format)."""
+    from .evidence import select_estimates
+
+    d = ev.data
+    outcomes = sorted(d["outcome"].unique())
+    outcome = args.outcome or (outcomes[0] if len(outcomes) == 1 else None)
+    if outcome is None:
+        raise SclcmetaError(f"{args.data}: the file has outcomes {', '.join(outcomes)}; choose one with --outcome.")
+    sub = d[(d["outcome"] == outcome) & (d["kind"] == "treatment_effect")]
+    if args.treatment and args.comparator:
+        t, c = args.treatment, args.comparator
+    else:
+        pairs = sorted({tuple(sorted(p)) for p in zip(sub["treatment"], sub["comparator"])})
+        if len(pairs) != 1:
+            raise SclcmetaError(f"{args.data}: {len(pairs)} different comparisons for {outcome} "
+                                f"({'; '.join(' vs '.join(p) for p in pairs[:5])}); choose one with --treatment and "
+                                "--comparator, or pool them as a network with --model network.")
+        first = sub.iloc[0]
+        t, c = [first["treatment"]], [first["comparator"]]
+    return select_estimates(ev, outcome=outcome, treatment=t, comparator=c, population="*",
+                            source=str(args.data))
+
+
+def _cmd_fit(args) -> int:
+    from .analysis import effects_for_spec, fit, run_spec
+    from .evidence import read_evidence
+    from .spec import load_spec
+
+    priors_over = _parse_prior_args(args.prior)
+    if args.spec:
+        spec = load_spec(args.spec)
+        if priors_over:
+            spec = spec.with_priors(spec.priors.replace(**priors_over))
+        inf = {k: v for k, v in (("method", args.method), ("seed", args.seed), ("draws", args.draws),
+                                 ("sampler", args.sampler)) if v is not None}
+        spec = spec.with_inference(**inf)
+        if args.model:
+            from dataclasses import replace
+            spec = replace(spec, model={**spec.model, "type": args.model})
+        if args.effects:
+            from dataclasses import replace
+            spec = replace(spec, model={**spec.model, "effects": args.effects})
+        ev = read_evidence([args.data]) if args.data else read_evidence()
+        res = run_spec(spec, ev, progress=args.progress)
+    else:
+        if not args.data:
+            raise SclcmetaError("fit: give a SPEC.toml or --data CSV (minimal import format: study, treatment, "
+                                "comparator, outcome, hr, ci_low, ci_high).")
+        ev = read_evidence([args.data])
+        model = args.model or "random_effects"
+        from .priors import default_prior_set
+        ps = default_prior_set().replace(**priors_over) if priors_over else default_prior_set()
+        if model == "network":
+            from .network import fit_network_csv
+
+            res = fit_network_csv(ev, args, ps)
+        else:
+            eff = _effects_from_csv(args, ev)
+            res = fit(eff, model=model, priors=ps, method=args.method or "exact", seed=args.seed or 1,
+                      draws=args.draws or 1000, sampler=args.sampler or "nutpie", progress=args.progress,
+                      covariates=tuple(args.covariate or ()), name=Path(args.data).stem)
+    table = res.summary()
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "summary.csv", index=False)
+        res.to_netcdf(out / f"{res.name}.nc")
+    if args.json:
+        print(json.dumps(_json_rows(table), indent=1))
+    else:
+        print(res)
+        cols = ["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8",
+                "median", "q2.5", "q97.5", "r_hat", "ess_bulk"]
+        print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    if not res.passed:
+        print("WARNING: the fit failed the convergence gate; the table marks it and it is not an answer.",
+              file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import build_report
+
+    out = build_report(Path(args.out), specs_dir=args.models, progress=not args.no_progress,
+                       sensitivity=not args.no_sensitivity)
+    print(f"report written to {out}/report.html (and report.md, summary.csv, one .nc per analysis)")
+    return 0
+
+
+def _cmd_sensitivity(args) -> int:
+    from .sensitivity import run_sensitivity
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    sens = run_sensitivity(spec, prior_files=args.priors or None, evidence_choices=not args.priors_only,
+                           progress=not args.json, method=args.method)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        sens.table.to_csv(out / f"sensitivity_{spec.name}.csv", index=False)
+        sens.plot().savefig(out / f"sensitivity_{spec.name}.png", dpi=120, bbox_inches="tight")
+    if args.json:
+        print(json.dumps(_json_rows(sens.table), indent=1))
+    else:
+        print(sens)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sclcmeta",
+        description="Bayesian meta-analysis of immunotherapy evidence in extensive-stage small-cell lung cancer: "
+                    "pool reported hazard ratios in hierarchical and network models and report posteriors.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+    p.add_argument("--version", action="version", version=f"sclcmeta {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{report,fit,sensitivity,data}")
+
+    r = sub.add_parser("report", help="run every analysis in models/ on the bundled data and write the report",
+                       description="Run every analysis spec in models/ on the bundled evidence and write report.html, "
+                                   "report.md, summary.csv and one NetCDF per analysis into --out (atomically).")
+    r.add_argument("--out", default="sclcmeta-report", help="output folder (default: sclcmeta-report)")
+    r.add_argument("--models", default=None, help="folder of analysis specs (default: the bundled models/)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--no-sensitivity", action="store_true", help="skip the prior/evidence sensitivity section")
+    r.set_defaults(func=_cmd_report)
+
+    f = sub.add_parser("fit", help="fit one analysis (a spec, or a CSV in the minimal import format)",
+                       description="Fit one analysis. With SPEC.toml: the spec's selection, model and priors (options "
+                                   "override). With only --data: pool the CSV's comparison (minimal import format: "
+                                   "study, treatment, comparator, outcome, hr, ci_low, ci_high [, ci_level] or "
+                                   "log_hr, se).", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("spec", nargs="?", help="analysis spec (TOML)")
+    f.add_argument("--data", help="evidence CSV (full or minimal import format)")
+    f.add_argument("--model", choices=["random_effects", "fixed_effect", "meta_regression", "nested", "network"])
+    f.add_argument("--effects", choices=["fixed", "random"], help="network: fixed or random effects")
+    f.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
+                   help="override a prior, e.g. tau=half_normal(0.5), effect=normal(0,10) (repeatable)")
+    f.add_argument("--method", choices=["exact", "mcmc"], help="exact numerical integration or MCMC (NUTS)")
+    f.add_argument("--sampler", choices=["nutpie", "pymc"], help="MCMC backend (default nutpie)")
+    f.add_argument("--draws", type=int, help="MCMC draws per chain")
+    f.add_argument("--seed", type=int, help="random seed")
+    f.add_argument("--outcome", choices=["OS", "PFS"], help="outcome when the CSV has several")
+    f.add_argument("--treatment", nargs="+", help="treatment node(s) when the CSV has several comparisons")
+    f.add_argument("--comparator", nargs="+", help="comparator node(s)")
+    f.add_argument("--reference", help="network: reference treatment")
+    f.add_argument("--covariate", action="append", help="meta-regression covariate column (repeatable)")
+    f.add_argument("--out", help="write summary.csv and the NetCDF posterior here")
+    f.add_argument("--json", action="store_true", help="print the summary table as JSON rows")
+    f.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
+    f.set_defaults(func=_cmd_fit)
+
+    s = sub.add_parser("sensitivity", help="rerun an analysis under every prior set and evidence choice",
+                       description="Rerun SPEC under every prior set (all of models/priors/ by default) and under "
+                                   "evidence choices (matched vs adjusted vs unadjusted; leave one cohort out; "
+                                   "observational evidence down-weighted), reusing the compiled model.")
+    s.add_argument("spec", help="analysis spec (TOML)")
+    s.add_argument("--priors", nargs="+", help="prior-set TOML files (default: all in models/priors/)")
+    s.add_argument("--priors-only", action="store_true", help="skip the evidence-choice reruns")
+    s.add_argument("--method", choices=["exact", "mcmc"], help="override the spec's method")
+    s.add_argument("--out", help="write the sensitivity table (CSV) and forest plot (PNG) here")
+    s.add_argument("--json", action="store_true", help="print the sensitivity table as JSON rows")
+    s.set_defaults(func=_cmd_sensitivity)
+
+    d = sub.add_parser("data", help="evidence tables: validate and list flags")
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="{check}")
+    c = dsub.add_parser("check", help="validate evidence CSVs, print every flag, exit non-zero on errors",
+                        description="Validate evidence CSVs (default: the bundled tables). Errors name file, row, "
+                                    "column and value and stop with exit status 1; flags are printed and kept.")
+    c.add_argument("csv", nargs="*", help="CSV files (full or minimal import format)")
+    c.add_argument("--nodes", help="treatment-node table to check node names against")
+    c.add_argument("--studies", help="study table")
+    c.set_defaults(func=_cmd_data_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SclcmetaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1 if getattr(args, "command", "") == "data" else 2
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Posterior -> tidy tables: pooled HR, heterogeneity, predictions, study effects, probabilities.
+
+:class:`FitResult` is the hub every output reads from (metafor's one-object-many-post-processors).
+Exact and MCMC fits expose the same quantities through one marginal interface, so the summary
+table, plots and reports do not care how the posterior was obtained.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Sequence
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from .engine.exact import GridMarginal, Mixture
+from .fitting import Diagnostics, RawFit
+
+#: Columns of the summary table (design note), in order.
+SUMMARY_COLUMNS = [
+    "analysis", "outcome", "quantity", "comparison", "median", "mean", "sd", "q2.5", "q97.5",
+    "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8", "r_hat", "ess_bulk",
+    "method", "gate", "k", "evidence",
+]
+
+
+class DrawsMarginal:
+    """Marginal posterior from MCMC draws (shape (chain, draw)); same interface as :class:`Mixture`."""
+
+    def __init__(self, draws: np.ndarray):
+        self.draws = np.asarray(draws, float)
+        self.flat = self.draws.ravel()
+
+    def quantile(self, q):
+        return np.quantile(self.flat, np.atleast_1d(q))
+
+    def cdf(self, x):
+        x = np.atleast_1d(x)
+        return (self.flat[None, :] < x[:, None]).mean(1)
+
+    @property
+    def mean(self) -> float:
+        return float(self.flat.mean())
+
+    @property
+    def sd(self) -> float:
+        return float(self.flat.std(ddof=1))
+
+    @property
+    def r_hat(self) -> float:
+        return float(az.rhat(self.draws)) if self.draws.ndim == 2 and self.draws.shape[0] > 1 else float("nan")
+
+    @property
+    def ess_bulk(self) -> float:
+        return float(az.ess(self.draws, method="bulk")) if self.draws.ndim == 2 else float("nan")
+
+
+@dataclass
+class Quantity:
+    """One reported quantity: its name, the comparison it describes, its marginal, its scale."""
+
+    quantity: str
+    comparison: str
+    marginal: object
+    log_scale: bool = True   # False for heterogeneity SDs
+
+
+@dataclass
+class FitResult:
+    """A fitted analysis: the model, priors, posterior (InferenceData) and its summaries.
+
+    Build it with :func:`sclcmeta.fit` (or :func:`sclcmeta.analysis.run_spec`).
+
+    Examples
+    --------
+    >>> import sclcmeta as sm
+    >>> eff = sm.EffectData.from_arrays([-0.4, -0.2, -0.5], [0.2, 0.15, 0.25])
+    >>> res = sm.fit(eff, method="exact")
+    >>> round(res.pooled_hr()["hr_median"], 2)  # doctest: +SKIP
+    0.7
+    """
+
+    name: str
+    outcome: str
+    comparison: str
+    raw: RawFit
+    effects: object | None = None
+    spec: object | None = None
+    question: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    # -- basic views ----------------------------------------------------------------------------
+    @property
+    def model(self):
+        return self.raw.model
+
+    @property
+    def priors(self):
+        return self.raw.priors
+
+    @property
+    def method(self) -> str:
+        return self.raw.method
+
+    @property
+    def idata(self) -> az.InferenceData:
+        return self.raw.idata
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        return self.raw.diagnostics
+
+    @property
+    def passed(self) -> bool:
+        """True when the fit may be reported as an answer (exact, or MCMC that passed the gate)."""
+        return self.diagnostics.passed
+
+    @property
+    def gate(self) -> str:
+        if self.method == "exact":
+            return "exact"
+        return "passed" if self.passed else "FAILED: " + "; ".join(self.diagnostics.problems)
+
+    def __repr__(self) -> str:
+        p = self.pooled_hr() if "mu" in self.model.coef_names else None
+        lines = [f"<FitResult {self.name!r}: {self.comparison}, {self.outcome}, k={self.model.k}, "
+                 f"{self.model.kind}, {self.method}>",
+                 f"  priors: {', '.join(f'{k}={v}' for k, v in self._used_priors().items())}",
+                 f"  diagnostics: {self.diagnostics}"]
+        if p is not None:
+            lines.append(f"  pooled HR {p['hr_median']:.3f} (95% CrI {p['hr_q2.5']:.3f}-{p['hr_q97.5']:.3f}), "
+                         f"P(HR<1) = {p['prob_hr_below_1']:.3f}, P(HR<0.8) = {p['prob_hr_below_0.8']:.3f}")
+        if not self.passed:
+            lines.append("  WARNING: failed the convergence gate; not an answer.")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{self.__repr__()}</pre>" + self.summary().to_html(index=False, float_format="%.3f")
+
+    def _used_priors(self) -> dict:
+        roles = list(dict.fromkeys(list(self.model.coef_roles) + [c.prior_role for c in self.model.components]))
+        return {r: getattr(self.priors, r) for r in roles}
+
+    # -- marginals ------------------------------------------------------------------------------
+    def coef_marginal(self, name: str):
+        if self.raw.exact is not None:
+            return self.raw.exact.coef(name)
+        return DrawsMarginal(self.idata.posterior["b"].sel(coef=name).values)
+
+    def linear_marginal(self, c: Sequence[float]):
+        """Marginal of a linear combination ``c' b`` of the coefficients (e.g. a network contrast)."""
+        c = np.asarray(c, float)
+        if self.raw.exact is not None:
+            return self.raw.exact.linear(c)
+        return DrawsMarginal(np.einsum("cdp,p->cd", self.idata.posterior["b"].values, c))
+
+    def variance_marginal(self, name: str):
+        if self.raw.exact is not None:
+            return self.raw.exact.variance_marginal(name)
+        return DrawsMarginal(self.idata.posterior[name].values)
+
+    def predictive_marginal(self):
+        if self.raw.exact is not None:
+            return self.raw.exact.predictive()
+        return DrawsMarginal(self.idata.posterior["theta_new"].values)
+
+    def study_marginal(self, i: int):
+        if self.raw.exact is not None:
+            return self.raw.exact.theta(i)
+        return DrawsMarginal(self.idata.posterior["theta"].values[..., i])
+
+    @cached_property
+    def quantities(self) -> list[Quantity]:
+        """Everything the summary reports (subclasses and the network layer extend this)."""
+        m = self.model
+        out: list[Quantity] = []
+        for name, role in zip(m.coef_names, m.coef_roles):
+            if name == "mu":
+                out.append(Quantity("pooled", self.comparison, self.coef_marginal(name)))
+            else:
+                out.append(Quantity(role if role != "effect" else "coefficient", name, self.coef_marginal(name)))
+        for c in m.components:
+            out.append(Quantity(c.name, "heterogeneity SD (log HR)", self.variance_marginal(c.name), log_scale=False))
+        if m.components and "mu" in m.coef_names:
+            out.append(Quantity("predictive", self.comparison + " (new cohort)", self.predictive_marginal()))
+        for i, s in enumerate(m.studies):
+            out.append(Quantity("study", s, self.study_marginal(i)))
+        return out
+
+    # -- tables ---------------------------------------------------------------------------------
+    def _row(self, q: Quantity, thresholds: Sequence[float] = (1.0, 0.8)) -> dict:
+        mg = q.marginal
+        qs = np.asarray(mg.quantile([0.5, 0.025, 0.975]), float).ravel()
+        row = {"analysis": self.name, "outcome": self.outcome, "quantity": q.quantity, "comparison": q.comparison,
+               "median": qs[0], "mean": mg.mean, "sd": mg.sd, "q2.5": qs[1], "q97.5": qs[2]}
+        if q.log_scale:
+            row.update({"hr_median": math.exp(qs[0]), "hr_q2.5": math.exp(qs[1]), "hr_q97.5": math.exp(qs[2])})
+            for t in thresholds:
+                key = "prob_hr_below_1" if t == 1.0 else ("prob_hr_below_0.8" if t == 0.8 else f"prob_hr_below_{t:g}")
+                row[key] = float(np.asarray(mg.cdf(math.log(t))).ravel()[0])
+        else:
+            row.update({"hr_median": np.nan, "hr_q2.5": np.nan, "hr_q97.5": np.nan,
+                        "prob_hr_below_1": np.nan, "prob_hr_below_0.8": np.nan})
+        row["r_hat"] = getattr(mg, "r_hat", np.nan) if self.method == "mcmc" else np.nan
+        row["ess_bulk"] = getattr(mg, "ess_bulk", np.nan) if self.method == "mcmc" else np.nan
+        row["method"] = self.method
+        row["gate"] = self.gate
+        row["k"] = self.model.k
+        ev = getattr(self.effects, "data", None)
+        row["evidence"] = ";".join(ev["id"]) if ev is not None and "id" in ev else ""
+        return row
+
+    def summary(self, thresholds: Sequence[float] = (1.0, 0.8)) -> pd.DataFrame:
+        """The tidy summary table: one row per reported quantity, the design note's columns.
+
+        ``thresholds`` adds ``prob_hr_below_<t>`` columns for any HR threshold asked for.
+        """
+        rows = [self._row(q, thresholds) for q in self.quantities]
+        cols = SUMMARY_COLUMNS[:15] + [c for c in rows[0] if c.startswith("prob_hr_below_")
+                                        and c not in SUMMARY_COLUMNS] + SUMMARY_COLUMNS[14:]
+        df = pd.DataFrame(rows)
+        cols = list(dict.fromkeys(cols))
+        return df[[c for c in cols if c in df.columns]]
+
+    def pooled_hr(self) -> dict:
+        """The pooled-effect row as a dict (HR scale at the edges)."""
+        return self._row(next(q for q in self.quantities if q.quantity == "pooled"))
+
+    def prob_hr_below(self, threshold: float, quantity: str = "pooled") -> float:
+        """Posterior probability that the HR of ``quantity`` is below ``threshold``."""
+        q = next(q for q in self.quantities if q.quantity == quantity)
+        return float(np.asarray(q.marginal.cdf(math.log(threshold))).ravel()[0])
+
+    def to_netcdf(self, path: str | Path) -> Path:
+        """Write the InferenceData (with priors, data and diagnostics in its attributes)."""
+        path = Path(path)
+        idata = self.idata
+        idata.posterior.attrs.update({"analysis": self.name, "outcome": self.outcome, "comparison": self.comparison,
+                                      "method": self.method, "gate": self.gate,
+                                      "priors": "; ".join(f"{k}={v}" for k, v in self._used_priors().items())})
+        idata.to_netcdf(str(path), engine="h5netcdf")
+        return path
