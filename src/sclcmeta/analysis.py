@@ -96,6 +96,6 @@ def run_spec(spec: AnalysisSpec, evidence: EvidenceTable | None = None, *, cache
         raise
     raw = fit_model(gm, spec.priors, method=method, draws=inf["draws"], tune=inf["tune"], chains=inf["chains"],
                     seed=inf["seed"], sampler=inf["sampler"], progress=progress, cache=cache)
-    comparison = f"{eff.treatment_label} vs {eff.comparator_label}"
+    comparison = spec.comparison or f"{eff.treatment_label} vs {eff.comparator_label}"
     return FitResult(name=spec.name, outcome=spec.outcome, comparison=comparison, raw=raw, effects=eff,
                      spec=spec, question=spec.question)

@@ -228,6 +228,11 @@ def _augment(idata: az.InferenceData, model: GaussianModel, priors: PriorSet, se
         groups["log_likelihood"] = xr.Dataset({"y_obs": (("chain", "draw", "study"), ll.reshape(nc, nd, -1))},
                                               coords={"chain": post.chain, "draw": post.draw,
                                                       "study": list(model.studies)})
+    # log prior density of every draw, for power-scaling sensitivity (ArviZ psens)
+    lp = sum(getattr(priors, r).logpdf(b[:, j]) for j, r in enumerate(model.coef_roles)) if model.p else 0.0
+    lp = lp + sum(getattr(priors, c.prior_role).logpdf(sig[:, j]) for j, c in enumerate(model.components))
+    groups["log_prior"] = xr.Dataset({"lp": (("chain", "draw"), np.asarray(lp, float).reshape(nc, nd))},
+                                     coords={"chain": post.chain, "draw": post.draw})
     for name, ds in groups.items():
         if name in idata.groups():
             del idata[name]

@@ -50,6 +50,11 @@ class DrawsMarginal:
     def sd(self) -> float:
         return float(self.flat.std(ddof=1))
 
+    def pdf(self, x):
+        from scipy.stats import gaussian_kde
+
+        return gaussian_kde(self.flat[:: max(1, len(self.flat) // 4000)])(np.atleast_1d(x))
+
     @property
     def r_hat(self) -> float:
         return float(az.rhat(self.draws)) if self.draws.ndim == 2 and self.draws.shape[0] > 1 else float("nan")

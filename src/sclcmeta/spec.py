@@ -9,6 +9,7 @@ Format (every table and key; defaults in brackets)::
     name = "q1_continuation_os"          # [file stem]
     question = "Q1"                      # Q1..Q5
     title = "Continue the ICI beyond 1L progression vs stop it (OS)"
+    comparison = "ICI beyond progression vs no ICI"   # label used in tables and plots
     outcome = "OS"                       # OS | PFS
 
     [evidence]
@@ -52,7 +53,7 @@ from .errors import SpecError
 from .priors import PRIOR_TARGETS, PriorSet, load_prior_set, parse_prior, _check_group
 
 _TABLES = {
-    "analysis": {"name", "question", "title", "outcome", "description"},
+    "analysis": {"name", "question", "title", "outcome", "description", "comparison"},
     "evidence": {"treatment", "comparator", "kind", "population", "factor", "line", "design", "prefer",
                  "exclude", "ids", "nest_within_cohort", "reference", "nodes"},
     "model": {"type", "covariates", "design_bias", "effects", "classes", "inconsistency", "multi_arm_correlation"},
@@ -77,6 +78,7 @@ class AnalysisSpec:
     path: str = ""
     text_hash: str = ""
     description: str = ""
+    comparison: str = ""
 
     def __repr__(self) -> str:
         return (f"AnalysisSpec({self.name!r}, {self.question}: {self.title}; model={self.model['type']}, "
@@ -157,7 +159,8 @@ def load_spec(path: str | Path) -> AnalysisSpec:
             raise _err(p, f"inference.{key}", f"must be a positive integer; got {inf[key]!r}.")
     return AnalysisSpec(name=a.get("name", p.stem), question=a.get("question", ""), title=a.get("title", p.stem),
                         outcome=outcome, evidence=ev, model=m, priors=ps, inference=inf, path=str(p),
-                        text_hash=hashlib.sha256(text).hexdigest()[:16], description=a.get("description", ""))
+                        text_hash=hashlib.sha256(text).hexdigest()[:16], description=a.get("description", ""),
+                        comparison=a.get("comparison", ""))
 
 
 def list_specs(folder: str | Path | None = None) -> list[AnalysisSpec]:

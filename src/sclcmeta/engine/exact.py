@@ -100,8 +100,14 @@ class GridMarginal:
 
     def density(self):
         """Density on the grid (mass / local spacing), for plots."""
-        dx = np.gradient(self.x)
-        return self.w / np.where(dx > 0, dx, np.inf)
+        dx = np.diff(self.x)
+        width = np.zeros_like(self.x)
+        width[:-1] += dx / 2
+        width[1:] += dx / 2
+        return self.w / np.where(width > 0, width, np.inf)
+
+    def pdf(self, t):
+        return np.interp(np.atleast_1d(t), self.x, self.density(), left=0.0, right=0.0)
 
 
 def _coef_priors(model: GaussianModel, priors: PriorSet) -> list[Prior]:

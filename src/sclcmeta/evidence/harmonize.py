@@ -223,10 +223,14 @@ def select_estimates(
                                     f"({', '.join(g['id'])}); nested rows must be disjoint subgroups.")
     for r in sel.itertuples():
         log.append(f"used: {r.id} ({r.analysis}{', direction flipped' if r.flipped else ''})")
+    if evidence.studies is not None and "label" in evidence.studies.columns:
+        lab = evidence.studies.set_index("cohort")["label"]
+        names = [lab.get(c, "") or p for c, p in zip(sel["cohort"], sel["publication"])]
+    else:
+        names = list(sel["publication"])
     out = pd.DataFrame({
         "id": sel["id"].to_numpy(),
-        "study": [f"{p}" if not nest_within_cohort else f"{p} [{pop}]"
-                  for p, pop in zip(sel["publication"], sel["population"])],
+        "study": [n if not nest_within_cohort else f"{n} [{pop}]" for n, pop in zip(names, sel["population"])],
         "cohort": sel["cohort"].to_numpy(),
         "patient_pool": sel["patient_pool"].to_numpy(),
         "y": np.where(sel["flipped"], -sel["log_hr_"], sel["log_hr_"]),
