@@ -214,7 +214,7 @@ def _render(sections, evidence, prov: pd.DataFrame, summary: pd.DataFrame) -> tu
         M.append(f"**{msg}**\n")
     H.append("<h2>Answers at a glance</h2>")
     M.append("## Answers at a glance\n")
-    glance = summary[summary["quantity"].isin(["pooled", "contrast", "class_difference", "interaction"])]
+    glance = pd.concat([s.result.glance() for s in sections], ignore_index=True)
     cols = ["analysis", "outcome", "quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
             "prob_hr_below_0.8", "method", "gate", "k"]
     glance = glance[[c for c in cols if c in glance.columns]]
@@ -240,8 +240,12 @@ def _render(sections, evidence, prov: pd.DataFrame, summary: pd.DataFrame) -> tu
             diag = str(s.result.diagnostics) + (f"; {s.cross_check}" if s.cross_check else "")
             H.append(f"<p><small>Diagnostics: {html.escape(diag)}</small></p>")
             M.append(f"Diagnostics: {diag}\n")
-            tab = s.result.summary()[["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
-                                      "prob_hr_below_0.8", "median", "q2.5", "q97.5", "r_hat", "ess_bulk"]]
+            tab = s.result.summary()
+            if hasattr(s.result, "net"):  # every pair is in summary.csv and the league table; show vs reference here
+                tab = pd.concat([s.result.glance(), tab[~tab["quantity"].isin(["contrast", "class_difference",
+                                                                               "direct", "indirect", "inconsistency"])]])
+            tab = tab[["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
+                       "prob_hr_below_0.8", "median", "q2.5", "q97.5", "r_hat", "ess_bulk"]]
             H.append(_table_html(tab))
             M.append(_table_md(tab))
             for t, df in s.extra_tables.items():

@@ -231,6 +231,11 @@ class FitResult:
         cols = list(dict.fromkeys(cols))
         return df[[c for c in cols if c in df.columns]]
 
+    def glance(self) -> pd.DataFrame:
+        """The headline rows of this analysis (the report's "answers at a glance")."""
+        s = self.summary()
+        return s[s["quantity"].isin(["pooled", "interaction", "class_difference"])]
+
     def pooled_hr(self) -> dict:
         """The pooled-effect row as a dict (HR scale at the edges)."""
         return self._row(next(q for q in self.quantities if q.quantity == "pooled"))

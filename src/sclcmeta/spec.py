@@ -55,8 +55,8 @@ from .priors import PRIOR_TARGETS, PriorSet, load_prior_set, parse_prior, _check
 _TABLES = {
     "analysis": {"name", "question", "title", "outcome", "description", "comparison"},
     "evidence": {"treatment", "comparator", "kind", "population", "factor", "line", "design", "prefer",
-                 "exclude", "ids", "nest_within_cohort", "reference", "nodes"},
-    "model": {"type", "covariates", "design_bias", "effects", "classes", "inconsistency", "multi_arm_correlation"},
+                 "exclude", "ids", "nest_within_cohort", "reference", "nodes", "labels"},
+    "model": {"type", "covariates", "design_bias", "effects", "classes", "mixtures"},
     "priors": {"set"} | set(PRIOR_TARGETS),
     "inference": {"method", "sampler", "draws", "tune", "chains", "seed"},
 }
