@@ -136,6 +136,8 @@ def _cmd_fit(args) -> int:
         cols = ["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8",
                 "median", "q2.5", "q97.5", "r_hat", "ess_bulk"]
         print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    for note in getattr(getattr(res, "net", None), "notes", []):
+        print(f"assumption: {note}", file=sys.stderr)
     if not res.passed:
         print("WARNING: the fit failed the convergence gate; the table marks it and it is not an answer.",
               file=sys.stderr)

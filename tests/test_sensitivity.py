@@ -1,0 +1,50 @@
+"""Sensitivity reruns reuse the compiled model and cover every prior set and evidence choice."""
+
+from __future__ import annotations
+
+import pytest
+
+import sclcmeta as sm
+from sclcmeta.fitting import CompileCache
+from sclcmeta.paths import models_dir
+from sclcmeta.sensitivity import run_sensitivity
+
+
+def test_exact_sensitivity_covers_every_prior_set_and_evidence_choice(evidence):
+    spec = sm.load_spec(models_dir() / "q1_continuation_pfs.toml")
+    sens = run_sensitivity(spec, evidence=evidence, method="exact")
+    t = sens.table
+    assert set(t.loc[t["kind"] == "prior", "setting"]) == {p.name for p in sm.list_prior_sets()}
+    cohorts = set(sm.run_spec(spec, evidence, method="exact").effects.data["cohort"])
+    assert {f"leave out {c}" for c in cohorts} <= set(t["setting"])
+    assert "observational down-weighted" in set(t["setting"])
+    # a sceptical prior pulls the pooled HR towards 1; the vague one widens the interval
+    by = t.set_index("setting")
+    assert by.loc["sceptical", "hr_median"] > by.loc["default", "hr_median"]
+    assert (by.loc["vague", "hr_q97.5"] / by.loc["vague", "hr_q2.5"]
+            > by.loc["default", "hr_q97.5"] / by.loc["default", "hr_q2.5"])
+    assert {"parameter", "prior", "likelihood", "diagnosis"} <= set(sens.psens.columns)
+
+
+@pytest.mark.mcmc
+def test_mcmc_prior_sweep_compiles_the_model_once(evidence):
+    spec = sm.load_spec(models_dir() / "q1_continuation_os.toml").with_inference(draws=300, tune=300, chains=2)
+    cache = CompileCache()
+    sens = run_sensitivity(spec, evidence=evidence, cache=cache, evidence_choices=False)
+    assert len(sens.table) == len(sm.list_prior_sets())
+    assert sens.compiles == 1 and cache.hits == len(sm.list_prior_sets()) - 1
+
+
+@pytest.mark.mcmc
+def test_pymc_sampler_is_a_working_fallback():
+    import warnings
+
+    from sclcmeta.engine import GaussianModel
+    from sclcmeta.errors import ConvergenceWarning
+    from sclcmeta.fitting import fit_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        raw = fit_model(GaussianModel.random_effects([-0.4, -0.3, -0.5], [0.17, 0.18, 0.24]), sm.default_prior_set(),
+                        method="mcmc", sampler="pymc", draws=300, tune=300, chains=2, cache=CompileCache())
+    assert raw.diagnostics.sampler == "pymc" and raw.idata.posterior.sizes["draw"] == 300
