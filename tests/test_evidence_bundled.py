@@ -105,3 +105,8 @@ def test_nodes_and_studies_tables_cover_the_evidence(evidence):
     assert set(te["treatment"]) | set(te["comparator"]) <= nodes
     assert set(evidence.data["cohort"]) <= set(evidence.studies["cohort"])
     assert set(evidence.nodes["ici_class"]) <= {"PD-1", "PD-L1", "CTLA-4", "PD-L1+CTLA-4", "mixed", "none"}
+
+
+def test_effect_data_labels_name_the_selected_nodes(evidence):
+    eff = select_estimates(evidence, outcome="OS", treatment=["ici_cont_2l", "serplulimab_2l"], comparator="no_ici_2l")
+    assert (eff.treatment_label, eff.comparator_label) == ("ici_cont_2l/serplulimab_2l", "no_ici_2l")

@@ -62,6 +62,11 @@ def fit(effects: EffectData, *, model: str = "random_effects", priors: PriorSet 
 
 def effects_for_spec(spec: AnalysisSpec, evidence: EvidenceTable) -> EffectData:
     """The evidence selection a spec declares, with errors naming the spec file and key."""
+    # Q3 moderator specs ([evidence] kind = interaction | prognostic | ecological): sclcmeta.moderators
+    from .moderators import effects_for_moderator_spec, is_moderator_spec
+
+    if is_moderator_spec(spec):
+        return effects_for_moderator_spec(spec, evidence)
     ev = spec.evidence
     kwargs = dict(outcome=spec.outcome, treatment=ev.get("treatment"), comparator=ev.get("comparator"),
                   kind=ev.get("kind", "treatment_effect"), population=ev.get("population", "overall"),
@@ -87,6 +92,10 @@ def run_spec(spec: AnalysisSpec, evidence: EvidenceTable | None = None, *, cache
         from .network import run_network_spec
 
         return run_network_spec(spec, evidence, cache=cache, progress=progress, method=method)
+    from .moderators import is_moderator_spec, run_moderator_spec  # Q3 moderator specs
+
+    if is_moderator_spec(spec):
+        return run_moderator_spec(spec, evidence, cache=cache, progress=progress, method=method)
     eff = effects_for_spec(spec, evidence)
     try:
         gm = model_from_effects(eff, spec.model["type"], covariates=tuple(spec.model.get("covariates", ())),

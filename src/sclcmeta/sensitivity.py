@@ -118,12 +118,17 @@ def run_sensitivity(spec: AnalysisSpec, *, prior_files: list[str | Path] | None 
     method = method or spec.inference["method"]
     inf = spec.inference
     prior_sets = [load_prior_set(p) for p in prior_files] if prior_files else list_prior_sets()
+    from .moderators import is_moderator_spec, sensitivity_settings, wrap_fit
+
+    moderator = is_moderator_spec(spec)
 
     def run(model: GaussianModel, ps, eff) -> FitResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             raw = fit_model(model, ps, method=method, draws=inf["draws"], tune=inf["tune"], chains=inf["chains"],
                             seed=inf["seed"], sampler=inf["sampler"], cache=cache)
+        if moderator:  # Q3 moderator specs report their own primary quantity (interaction, prognostic, slope)
+            return wrap_fit(spec, raw, eff)
         return FitResult(spec.name, spec.outcome, spec.comparison, raw, effects=eff, spec=spec)
 
     def build(eff):
@@ -147,9 +152,13 @@ def run_sensitivity(spec: AnalysisSpec, *, prior_files: list[str | Path] | None 
                              spec.priors, eff))
         if base_eff.k > 2:
             for c in base_eff.data["cohort"]:
-                eff = effects_for_spec(spec.with_evidence(exclude=list(spec.evidence.get("exclude", [])) + [c]),
-                                       evidence)
-                settings.append((f"leave out {c}", "evidence", f"cohort {c} removed", build(eff), spec.priors, eff))
+                try:
+                    eff = effects_for_spec(spec.with_evidence(exclude=list(spec.evidence.get("exclude", [])) + [c]),
+                                           evidence)
+                    settings.append((f"leave out {c}", "evidence", f"cohort {c} removed", build(eff), spec.priors,
+                                     eff))
+                except SpecError as exc:  # e.g. a meta-regression whose covariate no longer varies
+                    notes.append(f"leave out {c}: not estimable ({exc})")
         obs = (base_eff.data["design"] != "rct").to_numpy()
         if obs.any():
             S = base_model.S.copy()
@@ -157,6 +166,9 @@ def run_sensitivity(spec: AnalysisSpec, *, prior_files: list[str | Path] | None 
             settings.append(("observational down-weighted", "evidence",
                              "variance of every non-randomized estimate doubled (weight 1/2)",
                              replace(base_model, S=S), spec.priors, base_eff))
+        if moderator:  # direction-doubtful rows as printed / flipped, shared-pool choice, rounding extremes
+            for label, desc, eff in sensitivity_settings(spec, evidence):
+                settings.append((label, "evidence", desc, build(eff), spec.priors, eff))
     iterator = settings
     if progress:
         from tqdm.auto import tqdm

@@ -23,6 +23,10 @@ Format (every table and key; defaults in brackets)::
     prefer = ["propensity_matched", "multivariable", "unadjusted", "univariable"]
     exclude = []                         # cohorts left out (e.g. a subset of another cohort)
     ids = []                             # exact evidence rows (overrides prefer)
+    # Q3 moderator specs (kind = "interaction" | "prognostic" | "ecological"; see sclcmeta.moderators):
+    direction_doubtful = "exclude"       # | as_printed | flipped: rows whose direction contradicts the paper
+    pool_prefer = []                     # cohort order inside a shared patient pool
+    inventory = false                    # attach the table of every moderator considered
 
     [model]
     type = "random_effects"              # | fixed_effect | meta_regression | nested | network
@@ -55,7 +59,8 @@ from .priors import PRIOR_TARGETS, PriorSet, load_prior_set, parse_prior, _check
 _TABLES = {
     "analysis": {"name", "question", "title", "outcome", "description", "comparison"},
     "evidence": {"treatment", "comparator", "kind", "population", "factor", "line", "design", "prefer",
-                 "exclude", "ids", "nest_within_cohort", "reference", "nodes", "labels"},
+                 "exclude", "ids", "nest_within_cohort", "reference", "nodes", "labels",
+                 "direction_doubtful", "pool_prefer", "inventory"},  # last three: Q3 moderators (moderators.py)
     "model": {"type", "covariates", "design_bias", "effects", "classes", "mixtures"},
     "priors": {"set"} | set(PRIOR_TARGETS),
     "inference": {"method", "sampler", "draws", "tune", "chains", "seed"},

@@ -252,12 +252,12 @@ def select_estimates(
 
     known = set(schema.FULL_REQUIRED) | set(schema.OPTIONAL) | set(schema.EFFECT_COLUMNS) | {
         "study", "file_", "row_", "log_hr_", "se_", "se_method", "flags", "patient_pool", "_rank"}
-    for c in sel.columns:
-        if c in known or c in out.columns:
+    for col in sel.columns:
+        if col in known or col in out.columns:
             continue
-        vals = pd.to_numeric(sel[c].replace("", np.nan), errors="coerce")
+        vals = pd.to_numeric(sel[col].replace("", np.nan), errors="coerce")
         if vals.notna().all():
-            out[c] = vals.to_numpy(float)
+            out[col] = vals.to_numpy(float)
     label_t = "/".join(t) if t else "treatment"
     label_c = "/".join(c) if c else "comparator"
     return EffectData(out.reset_index(drop=True), outcome=outcome, treatment_label=label_t,
