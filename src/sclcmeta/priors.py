@@ -183,21 +183,14 @@ def parse_prior(text: str | Mapping | Prior, *, where: str = "prior") -> Prior:
         names = FAMILIES[fam][1]
         params: dict[str, float] = {}
         parts = [a.strip() for a in args.split(",") if a.strip()] if args else []
-        # positional arguments fill the parameters that have no default first when fewer are given
         positional = [a for a in parts if "=" not in a]
         keyword = [a for a in parts if "=" in a]
-        defaults = FAMILIES[fam][2]
-        order = list(names) if len(positional) >= len([n for n in names if n not in defaults]) + \
-            len([n for n in names if n in defaults and names.index(n) < len(positional)]) else \
-            [n for n in names if n not in defaults] + [n for n in names if n in defaults]
-        if fam in ("half_normal", "half_cauchy", "exponential") or len(positional) == len(names):
-            order = list(names)
-        elif fam == "uniform" and len(positional) == 1:
-            order = ["upper"]
-        elif fam == "student_t" and len(positional) == 2:
-            order = ["mean", "scale"]
-        elif fam == "normal" and len(positional) == 1:
-            order = ["sd"]
+        # all values given: in declared order; fewer: the common short forms
+        # normal(sd), student_t(mean, scale), uniform(upper); one-parameter families trivially
+        order = list(names)
+        if len(positional) < len(names):
+            order = {("normal", 1): ["sd"], ("student_t", 2): ["mean", "scale"],
+                     ("uniform", 1): ["upper"]}.get((fam, len(positional)), order)
         if len(positional) > len(names):
             raise PriorError(f"{fam}() takes at most {len(names)} values ({', '.join(names)}); got {args!r}")
         for n, a in zip(order, positional):

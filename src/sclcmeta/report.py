@@ -58,6 +58,10 @@ class Section:
     sensitivity: object | None = None
     extra_tables: dict = field(default_factory=dict)  # title -> DataFrame
 
+    def effects_log(self) -> list[str]:
+        """Why each evidence row is in or out of this analysis."""
+        return list(getattr(getattr(self.result, "effects", None), "log", []) or [])
+
 
 def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
@@ -294,14 +298,6 @@ def _render(sections, evidence, prov: pd.DataFrame, summary: pd.DataFrame) -> tu
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(H)}</body></html>")
     return page, "\n".join(M)
-
-
-def _effects_log(self) -> list[str]:
-    eff = getattr(self.result, "effects", None)
-    return list(getattr(eff, "log", []) or [])
-
-
-Section.effects_log = _effects_log
 
 
 def build_report(out: Path, *, specs_dir: str | Path | None = None, progress: bool = True,

@@ -67,7 +67,7 @@ def model_from_effects(effects, model: str = "random_effects", *, covariates: tu
         roles.append("bias")
         x_new.append(0.0)
     X = np.column_stack(cols)
-    if k <= X.shape[1] - 1 + (0 if model == "fixed_effect" else 0) and X.shape[1] > 1:
+    if X.shape[1] > 1 and k < X.shape[1]:
         raise SpecError(f"{where}: {k} estimates cannot inform {X.shape[1]} coefficients; drop covariates.")
     comps: tuple[Component, ...]
     if model == "fixed_effect":
