@@ -97,12 +97,8 @@ def run_spec(spec: AnalysisSpec, evidence: EvidenceTable | None = None, *, cache
     if is_moderator_spec(spec):
         return run_moderator_spec(spec, evidence, cache=cache, progress=progress, method=method)
     eff = effects_for_spec(spec, evidence)
-    try:
-        gm = model_from_effects(eff, spec.model["type"], covariates=tuple(spec.model.get("covariates", ())),
-                                design_bias=bool(spec.model.get("design_bias", False)),
-                                where=f"{spec.path} [model]")
-    except SpecError:
-        raise
+    gm = model_from_effects(eff, spec.model["type"], covariates=tuple(spec.model.get("covariates", ())),
+                            design_bias=bool(spec.model.get("design_bias", False)), where=f"{spec.path} [model]")
     raw = fit_model(gm, spec.priors, method=method, draws=inf["draws"], tune=inf["tune"], chains=inf["chains"],
                     seed=inf["seed"], sampler=inf["sampler"], progress=progress, cache=cache)
     comparison = spec.comparison or f"{eff.treatment_label} vs {eff.comparator_label}"

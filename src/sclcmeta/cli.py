@@ -98,12 +98,10 @@ def _cmd_fit(args) -> int:
         inf = {k: v for k, v in (("method", args.method), ("seed", args.seed), ("draws", args.draws),
                                  ("sampler", args.sampler)) if v is not None}
         spec = spec.with_inference(**inf)
-        if args.model:
+        model_over = {k: v for k, v in (("type", args.model), ("effects", args.effects)) if v}
+        if model_over:
             from dataclasses import replace
-            spec = replace(spec, model={**spec.model, "type": args.model})
-        if args.effects:
-            from dataclasses import replace
-            spec = replace(spec, model={**spec.model, "effects": args.effects})
+            spec = replace(spec, model={**spec.model, **model_over})
         ev = read_evidence([args.data]) if args.data else read_evidence()
         res = run_spec(spec, ev, progress=args.progress)
     else:

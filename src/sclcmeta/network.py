@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .engine.gaussian import Component, GaussianModel
+from .evidence.harmonize import preference_rank
 from .errors import ConvergenceWarning, EvidenceError, SpecError
 from .fitting import CompileCache, fit_model
 from .priors import PriorSet
@@ -350,13 +351,11 @@ class NetworkResult(FitResult):
 
     def summary(self, thresholds=(1.0, 0.8)) -> pd.DataFrame:
         df = super().summary(thresholds)
-        if self.splits is not None and len(self.splits):
-            df = pd.concat([df, self.splits.assign(analysis=self.name, outcome=self.outcome, method=self.method,
-                                                   gate="exact" if self.method == "exact" else self.gate,
-                                                   k=self.model.k)[
-                [c for c in df.columns if c in self.splits.columns or c in ("analysis", "outcome", "method", "gate", "k")]]],
-                           ignore_index=True)
-        return df
+        if self.splits is None or not len(self.splits):
+            return df
+        splits = self.splits.assign(analysis=self.name, outcome=self.outcome, method=self.method,
+                                    gate="exact" if self.method == "exact" else self.gate, k=self.model.k)
+        return pd.concat([df, splits[[c for c in df.columns if c in splits.columns]]], ignore_index=True)
 
     def glance(self) -> pd.DataFrame:
         s = self.summary()
@@ -480,12 +479,11 @@ def network_from_evidence(evidence, *, outcome: str, nodes: dict[str, str], refe
     cand = d[m].copy()
     if cand.empty:
         raise SpecError(f"{where}: no evidence rows match outcome {outcome!r} and the node mapping.")
-    rank = {a: i for i, a in enumerate(prefer)}
-    cand["_rank"] = cand["analysis"].map(lambda a: rank.get(a, len(rank))) * 3
-    if "preferred" in cand:
-        cand["_rank"] += cand["preferred"].map({"yes": 0, "": 1, "no": 100}).fillna(1).astype(int)
+    cand["_rank"] = preference_rank(cand, prefer)
     cand["_pair"] = [tuple(sorted((nodes[t], nodes[c]))) for t, c in zip(cand["treatment"], cand["comparator"])]
     mixtures = mixtures or {}
+    labels_of = (evidence.studies.set_index("cohort")["label"].to_dict()
+                 if evidence.studies is not None and "label" in evidence.studies else {})
     rows, log = [], []
     for (pool, pair), g in cand.groupby(["patient_pool", "_pair"], sort=False):
         g = g.sort_values("_rank", kind="stable")
@@ -498,20 +496,19 @@ def network_from_evidence(evidence, *, outcome: str, nodes: dict[str, str], refe
             log.append(f"not used: {g.at[j, 'id']} ({g.at[j, 'analysis']}; same comparison and patients as {r['id']})")
         log.append(f"used: {r['id']} ({r['analysis']})")
 
-        def comps(node, sign_t):
+        def comps(node):
             mix = mixtures.get(r["cohort"], {}).get(node)
             if mix:
                 tot = sum(mix.values())
                 return [(v / tot, k) for k, v in mix.items()]
             return [(1.0, nodes[node])]
 
-        tparts, c = comps(r["treatment"], 1), nodes[r["comparator"]]
-        cparts = comps(r["comparator"], -1)
+        tparts, c = comps(r["treatment"]), nodes[r["comparator"]]
+        cparts = comps(r["comparator"])
         if len(cparts) > 1:
             raise SpecError(f"{where}: mixture arms are supported on the treatment side only ({r['id']}).")
         components = [(w, t, c) for w, t in tparts if t != c]
-        rows.append(ContrastRow(id=r["id"], study=evidence.studies.set_index("cohort").loc[r["cohort"], "label"]
-                                if evidence.studies is not None and "label" in evidence.studies else r["cohort"],
+        rows.append(ContrastRow(id=r["id"], study=labels_of.get(r["cohort"], r["cohort"]),
                                 pool=pool, y=float(r["log_hr_"]), se=float(r["se_"]), components=components,
                                 design=r["design"], analysis=r["analysis"]))
     net = NetworkData(rows, reference=reference, outcome=outcome, classes=classes or {}, labels=labels or {}, log=log)
@@ -553,7 +550,6 @@ def fit_network(net: NetworkData, priors: PriorSet, *, effects: str = "random", 
                         raw=raw, spec=spec, question=question)
     res.net = net
     res.classes_used = classes
-    res.effects = None
     res.consistency_dic = residual_deviance_dic(gm, raw.idata)
     if ume:
         try:

@@ -225,11 +225,10 @@ class FitResult:
         ``thresholds`` adds ``prob_hr_below_<t>`` columns for any HR threshold asked for.
         """
         rows = [self._row(q, thresholds) for q in self.quantities]
-        cols = SUMMARY_COLUMNS[:15] + [c for c in rows[0] if c.startswith("prob_hr_below_")
-                                        and c not in SUMMARY_COLUMNS] + SUMMARY_COLUMNS[14:]
+        extra = [c for c in rows[0] if c.startswith("prob_hr_below_") and c not in SUMMARY_COLUMNS]
+        i = SUMMARY_COLUMNS.index("r_hat")
         df = pd.DataFrame(rows)
-        cols = list(dict.fromkeys(cols))
-        return df[[c for c in cols if c in df.columns]]
+        return df[[c for c in SUMMARY_COLUMNS[:i] + extra + SUMMARY_COLUMNS[i:] if c in df.columns]]
 
     def glance(self) -> pd.DataFrame:
         """The headline rows of this analysis (the report's "answers at a glance")."""

@@ -21,6 +21,20 @@ from .table import EvidenceTable
 DEFAULT_PREFERENCE = ("propensity_matched", "multivariable", "unadjusted", "univariable")
 
 
+def preference_rank(rows: pd.DataFrame, prefer: Sequence[str]) -> pd.Series:
+    """Sort key among alternative estimates of one comparison in one patient pool (lower is preferred).
+
+    The analysis order ``prefer`` comes first; among rows of the same analysis the curated ``preferred``
+    column breaks ties (``yes`` before empty); ``no`` marks an estimate the curator rejected as primary
+    (data/README.md says why) and is used only when nothing else is available.
+    """
+    order = {a: i for i, a in enumerate(prefer)}
+    rank = rows["analysis"].map(lambda a: order.get(a, len(order))) * 3
+    if "preferred" in rows.columns:
+        rank = rank + rows["preferred"].map({"yes": 0, "": 1, "no": 100}).fillna(1).astype(int)
+    return rank
+
+
 def _as_tuple(x: str | Iterable[str] | None) -> tuple[str, ...] | None:
     if x is None:
         return None
@@ -184,11 +198,7 @@ def select_estimates(
         what = f"{'/'.join(t or ['any'])} vs {'/'.join(c or ['any'])}"
         raise EvidenceError(f"{source}: no evidence matches outcome {outcome!r}, kind {kind!r}, population "
                             f"{'/'.join(pops or ['any'])}, comparison {what}; loosen the selection or check node names.")
-    rank = {a: i for i, a in enumerate(prefer)}
-    cand["_rank"] = cand["analysis"].map(lambda a: rank.get(a, len(rank))) * 3
-    if "preferred" in cand.columns:  # curated primary estimate among same-analysis alternatives
-        # "no" marks an estimate the curator rejected as primary (data/README.md says why)
-        cand["_rank"] += cand["preferred"].map({"yes": 0, "": 1, "no": 100}).fillna(1).astype(int)
+    cand["_rank"] = preference_rank(cand, prefer)
     chosen = []
     group_keys = ["patient_pool", "population"] if nest_within_cohort else ["patient_pool"]
     for key, g in cand.groupby(group_keys, sort=False):
