@@ -1,5 +1,8 @@
 """`sclcmeta fit --data CSV` on the minimal import format agrees with an independent reference:
-within 0.01 (exact solver) and 0.03 (MCMC, default draws) on the pooled log-HR median and 95% bounds."""
+within 0.01 (exact solver) and 0.03 (MCMC, default draws) on the pooled log-HR median and 95% bounds.
+
+At the default 4 chains x 4000 draws the Monte Carlo SD of a 95% bound is about 0.012 (measured over
+40 seeds), so 0.03 is about 2.5 Monte Carlo SDs; the median is within 0.005."""
 
 from __future__ import annotations
 

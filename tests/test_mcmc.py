@@ -38,7 +38,7 @@ def test_mcmc_matches_exact_and_reuses_the_compiled_model(cache, prior):
     ps = default_prior_set().replace(**prior)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        mc = fit_model(m, ps, method="mcmc", draws=1000, tune=600, chains=2, seed=11, cache=cache)
+        mc = fit_model(m, ps, method="mcmc", draws=2000, tune=1000, chains=4, seed=11, cache=cache)
     ex = fit_model(m, ps, method="exact")
     draws = mc.idata.posterior["b"].sel(coef="mu").values
     ref = ex.exact.coef("mu").quantile([0.025, 0.5, 0.975])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .engine.build import model_from_effects
 from .errors import EvidenceError, SpecError
 from .evidence import EffectData, EvidenceTable, read_evidence, select_estimates
-from .fitting import CompileCache, fit_model
+from .fitting import DEFAULT_DRAWS, DEFAULT_TUNE, CompileCache, fit_model
 from .priors import PriorSet, default_prior_set, load_prior_set
 from .results import FitResult
 from .spec import AnalysisSpec
@@ -29,7 +29,7 @@ def _resolve_priors(priors) -> PriorSet:
 
 def fit(effects: EffectData, *, model: str = "random_effects", priors: PriorSet | str | dict | None = None,
         method: str = "exact", covariates: tuple[str, ...] = (), design_bias: bool = False,
-        draws: int = 1000, tune: int = 1000, chains: int = 4, seed: int = 1, sampler: str = "nutpie",
+        draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE, chains: int = 4, seed: int = 1, sampler: str = "nutpie",
         progress: bool = False, name: str = "analysis", cache: CompileCache | None = None) -> FitResult:
     """Fit a pairwise model to harmonized estimates.
 

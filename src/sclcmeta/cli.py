@@ -87,6 +87,7 @@ def _effects_from_csv(args, ev):
 
 def _cmd_fit(args) -> int:
     from .analysis import effects_for_spec, fit, run_spec
+    from .fitting import DEFAULT_DRAWS
     from .evidence import read_evidence
     from .spec import load_spec
 
@@ -119,7 +120,7 @@ def _cmd_fit(args) -> int:
         else:
             eff = _effects_from_csv(args, ev)
             res = fit(eff, model=model, priors=ps, method=args.method or "exact", seed=args.seed or 1,
-                      draws=args.draws or 1000, sampler=args.sampler or "nutpie", progress=args.progress,
+                      draws=args.draws or DEFAULT_DRAWS, sampler=args.sampler or "nutpie", progress=args.progress,
                       covariates=tuple(args.covariate or ()), name=Path(args.data).stem)
     table = res.summary()
     if args.out:
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a prior, e.g. tau=half_normal(0.5), effect=normal(0,10) (repeatable)")
     f.add_argument("--method", choices=["exact", "mcmc"], help="exact numerical integration or MCMC (NUTS)")
     f.add_argument("--sampler", choices=["nutpie", "pymc"], help="MCMC backend (default nutpie)")
-    f.add_argument("--draws", type=int, help="MCMC draws per chain")
+    f.add_argument("--draws", type=int, help="MCMC draws per chain (default 4000, after 1000 tuning draws)")
     f.add_argument("--seed", type=int, help="random seed")
     f.add_argument("--outcome", choices=["OS", "PFS"], help="outcome when the CSV has several")
     f.add_argument("--treatment", nargs="+", help="treatment node(s) when the CSV has several comparisons")

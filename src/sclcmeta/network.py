@@ -39,7 +39,7 @@ import pandas as pd
 from .engine.gaussian import Component, GaussianModel
 from .evidence.harmonize import preference_rank
 from .errors import ConvergenceWarning, EvidenceError, SpecError
-from .fitting import CompileCache, fit_model
+from .fitting import DEFAULT_DRAWS, DEFAULT_TUNE, CompileCache, fit_model
 from .priors import PriorSet
 from .results import DrawsMarginal, FitResult, Quantity
 
@@ -525,7 +525,7 @@ def network_from_evidence(evidence, *, outcome: str, nodes: dict[str, str], refe
 
 
 def fit_network(net: NetworkData, priors: PriorSet, *, effects: str = "random", classes: bool = False,
-                method: str = "exact", name: str = "network", seed: int = 1, draws: int = 1000, tune: int = 1000,
+                method: str = "exact", name: str = "network", seed: int = 1, draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE,
                 chains: int = 4, sampler: str = "nutpie", node_split: bool = True, ume: bool = True,
                 cache: CompileCache | None = None, progress: bool = False, spec=None, question: str = "") -> NetworkResult:
     """Fit a network (consistency model) plus node-splits and the unrelated-mean-effects comparison.
@@ -623,5 +623,5 @@ def fit_network_csv(evidence, args, priors: PriorSet) -> NetworkResult:
     ref = args.reference or counts.index[0]
     net = NetworkData(rows, reference=ref, outcome=outcome)
     return fit_network(net, priors, effects=args.effects or "random", method=args.method or "exact",
-                       seed=args.seed or 1, draws=args.draws or 1000, sampler=args.sampler or "nutpie",
+                       seed=args.seed or 1, draws=args.draws or DEFAULT_DRAWS, sampler=args.sampler or "nutpie",
                        name=str(getattr(args, "data", "network")).rsplit("/", 1)[-1].removesuffix(".csv"))

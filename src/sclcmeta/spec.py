@@ -40,7 +40,7 @@ Format (every table and key; defaults in brackets)::
     [inference]
     method = "exact"                     # | mcmc
     sampler = "nutpie"                   # | pymc
-    draws = 1000
+    draws = 4000                         # per chain
     tune = 1000
     chains = 4
     seed = 1
@@ -54,6 +54,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import SpecError
+from .fitting import DEFAULT_DRAWS, DEFAULT_TUNE
 from .priors import PRIOR_TARGETS, PriorSet, load_prior_set, parse_prior, _check_group
 
 _TABLES = {
@@ -153,7 +154,7 @@ def load_spec(path: str | Path) -> AnalysisSpec:
             ps = ps.replace(**{k: parse_prior(v, where=f"{p} [priors.{k}]") for k, v in pri.items()})
     except SpecError as exc:
         raise SpecError(f"{p}: [priors] {exc}") from None
-    inf = {"method": "exact", "sampler": "nutpie", "draws": 1000, "tune": 1000, "chains": 4, "seed": 1}
+    inf = {"method": "exact", "sampler": "nutpie", "draws": DEFAULT_DRAWS, "tune": DEFAULT_TUNE, "chains": 4, "seed": 1}
     inf.update(doc.get("inference", {}))
     if inf["method"] not in ("exact", "mcmc"):
         raise _err(p, "inference.method", f"must be 'exact' or 'mcmc'; got {inf['method']!r}.")
