@@ -6,8 +6,9 @@
 Each replication draws ``mu`` and ``tau`` from the prior, study effects ``theta_i ~ N(mu, tau^2)``,
 standard errors ``se_i ~ U(0.1, 0.4)`` and estimates ``y_i ~ N(theta_i, se_i^2)`` for ``k`` studies,
 then fits the random-effects model by ``fit_model(method="mcmc")`` (nutpie, 4 x 1000 draws by default)
-with ONE shared :class:`~sclcmeta.fitting.CompileCache`: the model is compiled once and every later
-replication swaps the data in with ``with_data`` (the cache's hit/miss counts are reported).
+with ONE shared :class:`~sclcmeta.fitting.CompileCache`: nutpie samples the hand-written numba log
+density of :mod:`sclcmeta.engine.native`, compiled once, and every replication is a new data buffer
+(the cache's hit/miss counts are reported).
 
 The rank of the true value among ``L = 99`` posterior draws thinned evenly from the 4000 (thinning
 keeps the draws nearly independent, as SBC requires) is uniform on {0..L} for a correct sampler.

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sclcmeta.engine import Component, GaussianModel
-from sclcmeta.engine import native
+from sclcmeta.engine import Component, GaussianModel, native
 from sclcmeta.engine.pymc_model import build_pymc_model
 from sclcmeta.priors import default_prior_set
 

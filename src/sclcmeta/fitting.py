@@ -13,7 +13,6 @@ recorded on the result and warned about.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import warnings
 from dataclasses import dataclass, field

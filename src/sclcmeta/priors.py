@@ -1,9 +1,9 @@
 """Priors as data: small, printable, comparable value objects and named prior sets.
 
 A :class:`Prior` is a family name plus hyperparameters. Models read priors only through the
-numbers returned by :meth:`Prior.encode`, which the PyMC graph holds as data, so swapping any
-prior (family included, within the effect or the heterogeneity group) never rebuilds or
-recompiles a model. The exact solver reads the same objects through :meth:`Prior.logpdf`.
+numbers returned by :meth:`Prior.encode`, which the PyMC graph holds as data and the nutpie log
+density reads from its buffer, so swapping any prior (family included, within the effect or the
+heterogeneity group) never rebuilds or recompiles a model. The exact solver reads the same objects through :meth:`Prior.logpdf`.
 
 Families
 --------

@@ -1,8 +1,8 @@
 """Sensitivity reruns: every prior set, and evidence choices, on one compiled model.
 
-Prior reruns keep the model structure, so MCMC reuses the compiled model (nutpie ``with_data``);
-evidence choices that change the number of estimates (leave one cohort out) compile once per new
-shape and reuse it for every cohort left out. Power-scaling diagnostics (Kallioinen et al. 2024,
+Prior reruns and evidence choices never recompile: with nutpie every fit runs the one compiled log
+density of :mod:`sclcmeta.engine.native` on a new buffer of numbers; with PyMC's NUTS the model is
+built once per shape (leave-one-cohort-out builds one more) and priors are swapped by ``pm.set_data``. Power-scaling diagnostics (Kallioinen et al. 2024,
 ArviZ ``psens``) flag priors and likelihoods whose perturbation moves the posterior.
 """
 

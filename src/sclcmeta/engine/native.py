@@ -8,8 +8,8 @@ because generated code cannot use numba's disk cache. Every sclcmeta model is on
 
 with ``sigma_j = Q_j(Phi(z_j))`` (the quantile function of its prior, exactly as in
 :mod:`sclcmeta.engine.pymc_model`). It is written once below, compiled by numba with
-``cache=True`` (compiled once per machine, loaded from ``__pycache__`` in well under a second
-afterwards) and handed to nutpie as C callbacks. The model's numbers travel in one flat float64
+``cache=True`` (compiled on first use on a machine, about 3 s per likelihood kind, then loaded from
+numba's disk cache in milliseconds) and handed to nutpie as C callbacks. The model's numbers travel in one flat float64
 buffer, so a new prior or new data of any shape is a new buffer, never a new compile.
 
 The PyMC graph stays the reference: ``tests/test_native_logp.py`` checks this log density and its
@@ -354,6 +354,7 @@ class NativeLayout:
 
 
 def layout(model: GaussianModel) -> NativeLayout:
+    """Draw layout of ``model``: ``b`` (dim ``coef``), then each ``z_<component>``, then each sigma."""
     import pandas as pd
 
     p, comps = model.p, [c.name for c in model.components]

@@ -8,8 +8,9 @@ Priors enter the graph only as ``pm.Data`` vectors ``[family_code, p1, p2, p3]``
   function of the chosen family (half-normal, half-Cauchy, uniform, log-normal on sigma^2,
   exponential), so the prior is exact, the geometry is smooth and the support is respected.
 
-Swapping priors or data of the same shape is therefore ``compiled.with_data(...)`` (nutpie) or
-``pm.set_data`` (PyMC): the model is built and compiled once per structure.
+Swapping priors or data of the same shape is therefore ``pm.set_data``: PyMC's NUTS builds and
+compiles the model once per structure. nutpie samples the same density written by hand in
+:mod:`sclcmeta.engine.native`, which is tested against this graph (value and autodiff gradient).
 """
 
 from __future__ import annotations
