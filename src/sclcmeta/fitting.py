@@ -1,4 +1,4 @@
-"""Fitting: exact solver or MCMC (nutpie by default, PyMC NUTS as fallback), one compile per structure.
+"""Fitting: exact solver or MCMC (nutpie by default, PyMC NUTS as fallback), nothing recompiled per prior.
 
 :func:`fit_model` is the single entry point the rest of the package uses. With nutpie (the
 default), MCMC runs the Gaussian family's hand-written log density of
