@@ -109,11 +109,10 @@ def _coef_prior(x, code, mean, scale, df):
     return -0.5 * z * z - math.log(scale) - 0.5 * _LOG_2PI, -z / scale
 
 
-# Buffer layout: [length, k, p, m, diagonal, y (k), X (k*p, row-major), S, K_1..K_m, prior_coef (p*4),
-# prior_sigma (m*4)], where S and each K_j hold the k diagonal entries (diagonal models) or all k*k
-# entries. Scratch space is one float64 vector per call (sigma, dsigma/dz, dloglik/dsigma, residual,
-# C^-1 r, and for dense models L, L^-1, C^-1). Plain loops and flat indexing throughout: numba compiles
-# them several times faster than array expressions, and k is small.
+# The model arrives as the flat buffer described in `pack`. Scratch space is one float64 vector per call
+# (sigma, dsigma/dz, dloglik/dsigma, residual, C^-1 r, and for dense models L, L^-1, C^-1). Plain loops
+# and flat indexing throughout: numba compiles them several times faster than array expressions, and k
+# is small.
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def _log_prior(x, buf, grad, work):
@@ -263,7 +262,8 @@ _EXPAND_SIG = nb.types.int64(nb.types.uint64, nb.types.uint64, nb.types.CPointer
 
 # nutpie's logp callback returns 0 on success, 3 for a non-finite gradient and 4 for a non-finite log
 # density (a rejected proposal). There is one per likelihood kind, each compiled only when first
-# needed, so a session of diagonal models never pays for the dense code.
+# needed, so a session of diagonal models never pays for the dense code; the two are written out as
+# literal bodies so that each is a plain function numba can keep in its disk cache.
 @functools.cache
 def _logp_callback(diagonal: bool):
     if diagonal:
@@ -322,7 +322,12 @@ def _expand_callback():
 
 
 def pack(model: GaussianModel, priors: PriorSet) -> np.ndarray:
-    """The flat float64 buffer the callbacks read (layout in :func:`gaussian_logp`)."""
+    """The flat float64 buffer the callbacks read.
+
+    Layout: ``[length, k, p, m, diagonal, y (k), X (k*p, row-major), S, K_1..K_m, prior_coef (p*4),
+    prior_sigma (m*4)]``; ``S`` and each ``K_j`` hold the ``k`` diagonal entries (diagonal models) or
+    all ``k*k`` entries; each prior is its ``[family code, p1, p2, p3]`` encoding.
+    """
     diag = model.diagonal
     parts = [model.y, model.X.ravel(), np.diag(model.S) if diag else model.S.ravel()]
     parts += [np.diag(c.K) if diag else c.K.ravel() for c in model.components]
