@@ -27,12 +27,12 @@ def test_exact_sensitivity_covers_every_prior_set_and_evidence_choice(evidence):
 
 
 @pytest.mark.mcmc
-def test_mcmc_prior_sweep_compiles_the_model_once(evidence):
+def test_mcmc_prior_sweep_sets_up_one_model_shape_for_every_prior_set(evidence):
     spec = sm.load_spec(models_dir() / "q1_continuation_os.toml").with_inference(draws=300, tune=300, chains=2)
     cache = CompileCache()
     sens = run_sensitivity(spec, evidence=evidence, cache=cache, evidence_choices=False)
     assert len(sens.table) == len(sm.list_prior_sets())
-    assert sens.compiles == 1 and cache.hits == len(sm.list_prior_sets()) - 1
+    assert sens.new_shapes == 1 and cache.hits == len(sm.list_prior_sets()) - 1
 
 
 @pytest.mark.mcmc

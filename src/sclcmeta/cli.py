@@ -86,9 +86,9 @@ def _effects_from_csv(args, ev):
 
 
 def _cmd_fit(args) -> int:
-    from .analysis import effects_for_spec, fit, run_spec
-    from .fitting import DEFAULT_DRAWS
+    from .analysis import fit, run_spec
     from .evidence import read_evidence
+    from .fitting import DEFAULT_DRAWS
     from .spec import load_spec
 
     priors_over = _parse_prior_args(args.prior)
@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sensitivity", help="rerun an analysis under every prior set and evidence choice",
                        description="Rerun SPEC under every prior set (all of models/priors/ by default) and under "
                                    "evidence choices (matched vs adjusted vs unadjusted; leave one cohort out; "
-                                   "observational evidence down-weighted), reusing the compiled model.")
+                                   "observational evidence down-weighted); priors and estimates are data, so nothing "
+                                   "is recompiled.")
     s.add_argument("spec", help="analysis spec (TOML)")
     s.add_argument("--priors", nargs="+", help="prior-set TOML files (default: all in models/priors/)")
     s.add_argument("--priors-only", action="store_true", help="skip the evidence-choice reruns")

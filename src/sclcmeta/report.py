@@ -19,7 +19,6 @@ import base64
 import datetime as _dt
 import html
 import io
-import math
 import platform
 import shutil
 import tempfile
@@ -270,16 +269,16 @@ def _render(sections, evidence, prov: pd.DataFrame, summary: pd.DataFrame) -> tu
         H.append("<h2>Sensitivity: prior sets and evidence choices</h2>")
         M.append("## Sensitivity: prior sets and evidence choices\n")
         intro = ("Each analysis is rerun under every prior set in models/priors/ and under evidence choices "
-                 "(analysis preference, leave one cohort out, observational evidence down-weighted) on the same "
-                 "compiled model. Power-scaling diagnostics (ArviZ psens) above 0.05 mark a posterior sensitive to "
-                 "the prior or the likelihood.")
+                 "(analysis preference, leave one cohort out, observational evidence down-weighted); priors and "
+                 "estimates are data, so no rerun recompiles the model. Power-scaling diagnostics (ArviZ psens) "
+                 "above 0.05 mark a posterior sensitive to the prior or the likelihood.")
         H.append(f"<p>{html.escape(intro)}</p>")
         M.append(intro + "\n")
         for s in sens:
             sr = s.sensitivity
-            H.append(f"<h3>{html.escape(s.spec.name)}</h3><p><small>{len(sr.table)} settings, {sr.compiles} new model "
-                     f"compile(s), {sr.seconds:.1f} s</small></p>")
-            M.append(f"### {s.spec.name}\n\n{len(sr.table)} settings, {sr.compiles} new model compile(s), {sr.seconds:.1f} s\n")
+            H.append(f"<h3>{html.escape(s.spec.name)}</h3><p><small>{len(sr.table)} settings, {sr.new_shapes} new "
+                     f"model shape(s), {sr.seconds:.1f} s</small></p>")
+            M.append(f"### {s.spec.name}\n\n{len(sr.table)} settings, {sr.new_shapes} new model shape(s), {sr.seconds:.1f} s\n")
             t = sr.table[["setting", "kind", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
                           "prob_hr_below_0.8", "tau_median", "gate"]]
             H.append(_table_html(t))

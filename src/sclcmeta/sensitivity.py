@@ -1,4 +1,4 @@
-"""Sensitivity reruns: every prior set, and evidence choices, on one compiled model.
+"""Sensitivity reruns: every prior set and evidence choice; no prior change recompiles a model.
 
 Prior reruns and evidence choices never recompile: with nutpie every fit runs the one compiled log
 density of :mod:`sclcmeta.engine.native` on a new buffer of numbers; with PyMC's NUTS the model is
@@ -8,7 +8,6 @@ ArviZ ``psens``) flag priors and likelihoods whose perturbation moves the poster
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -42,7 +41,8 @@ class SensitivityResult:
     spec: AnalysisSpec
     table: pd.DataFrame
     psens: pd.DataFrame
-    compiles: int = 0
+    #: MCMC model shapes this run had to set up (leave-one-out adds one); 0 for the exact solver
+    new_shapes: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -51,7 +51,7 @@ class SensitivityResult:
                 "tau_median", "gate"]
         t = self.table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}")
         ps = self.psens.to_string(index=False, float_format=lambda x: f"{x:.3f}") if len(self.psens) else "n/a"
-        return (f"<Sensitivity of {self.spec.name}: {len(self.table)} settings, {self.compiles} model compile(s), "
+        return (f"<Sensitivity of {self.spec.name}: {len(self.table)} settings, {self.new_shapes} new model shape(s), "
                 f"{self.seconds:.1f} s>\n{t}\n\nPower-scaling sensitivity (> 0.05 = sensitive):\n{ps}")
 
     def plot(self):
@@ -182,5 +182,5 @@ def run_sensitivity(spec: AnalysisSpec, *, prior_files: list[str | Path] | None 
         rows.append(_pooled_row(res, label, kind, desc))
     base_res = base_res or run(base_model, spec.priors, base_eff)
     table = pd.DataFrame(rows)
-    return SensitivityResult(spec, table, power_scaling(base_res), compiles=cache.misses - misses0,
+    return SensitivityResult(spec, table, power_scaling(base_res), new_shapes=cache.misses - misses0,
                              seconds=time.perf_counter() - t0, notes=notes)
