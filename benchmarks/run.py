@@ -150,6 +150,14 @@ def _exact_summary(post) -> dict:
             "p_hr_below_1": float(post.coef("mu").prob_below(0.0))}
 
 
+def _sweep_result(rows: list[dict], **extra) -> dict:
+    """Totals of a sweep from its per-fit times (each case says what its timer covers): the sum, the first
+    fit (which compiles) and the median of the others."""
+    steady = [r["seconds"] for r in rows[1:]]
+    return {"n": len(rows), "total": sum(r["seconds"] for r in rows), "first": rows[0]["seconds"],
+            "steady_median": statistics.median(steady) if steady else None, **extra, "rows": rows}
+
+
 def _settings(cfg) -> list:
     idx = QUICK_SETTINGS if cfg["quick"] else list(range(len(SETTINGS)))
     return [SETTINGS[i] for i in idx]
@@ -234,11 +242,7 @@ def case_sweep_compiled(cfg, ctx):
         raw = fit_model(gm, _priorset(e, tau), method="mcmc", cache=cache, seed=1, draws=DRAWS, tune=TUNE)
         dt = time.perf_counter() - t
         rows.append({"setting": label, "seconds": dt, **_mcmc_summary(raw.idata, raw.diagnostics, sel={"coef": "mu"})})
-    total = sum(r["seconds"] for r in rows)           # fits only (the MCSE summaries are not timed)
-    steady = [r["seconds"] for r in rows[1:]]
-    return {"n": len(rows), "total": total, "first": rows[0]["seconds"],
-            "steady_median": statistics.median(steady) if steady else None,
-            "cache": {"hits": cache.hits, "misses": cache.misses}, "rows": rows}
+    return _sweep_result(rows, cache={"hits": cache.hits, "misses": cache.misses})
 
 
 def case_sweep_compiled_warm(cfg, ctx):
@@ -274,10 +278,7 @@ def case_sweep_pytensor(cfg, ctx):
         _augment(idata, gm, ps, 1)
         dt = time.perf_counter() - t
         rows.append({"setting": label, "seconds": dt, **_mcmc_summary(idata, diag, sel={"coef": "mu"})})
-    total = sum(r["seconds"] for r in rows)
-    steady = [r["seconds"] for r in rows[1:]]
-    return {"n": len(rows), "total": total, "first": rows[0]["seconds"],
-            "steady_median": statistics.median(steady) if steady else None, "rows": rows}
+    return _sweep_result(rows)
 
 
 def _naive_pymc_model(y, se, effect, tau):
@@ -329,11 +330,7 @@ def case_sweep_fresh(cfg, ctx):
         dt = time.perf_counter() - t
         diag = check_convergence(idata, ["mu", "tau"], "pymc")        # outside the timer
         rows.append({"setting": label, "seconds": dt, **_mcmc_summary(idata, diag, var="mu")})
-    total = sum(r["seconds"] for r in rows)           # fits only (the gate check above is not timed)
-    steady = [r["seconds"] for r in rows[1:]]
-    return {"n": len(rows), "total": total, "first": rows[0]["seconds"],
-            "steady_median": statistics.median(steady) if steady else None,
-            "cores": cfg["pymc_cores"], "rows": rows}
+    return _sweep_result(rows, cores=cfg["pymc_cores"])
 
 
 def case_sweep_exact(cfg, ctx):

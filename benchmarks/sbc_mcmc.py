@@ -36,6 +36,12 @@ from scipy import stats
 HERE = Path(__file__).resolve().parent
 
 
+def _repo_relative(path: str) -> str:
+    """``path`` relative to the repository when it lies inside it, so saved results name no machine paths."""
+    p = Path(path).resolve()
+    return str(p.relative_to(HERE.parent)) if p.is_relative_to(HERE.parent) else str(path)
+
+
 def rank_stats(ranks: np.ndarray, L: int, rng: np.random.Generator, bins: int = 20) -> dict:
     """KS (randomized ranks) and chi-square (binned ranks) tests of uniformity on {0..L}."""
     ranks = np.asarray(ranks)
@@ -147,7 +153,7 @@ def main(argv=None) -> int:
                      "r_hat": d.r_hat, "ess_bulk": d.ess_bulk, "divergences": d.divergences, "gate": d.passed})
         if (i + 1) % max(1, args.n // 10) == 0 or i == 0:
             print(f"  {i + 1}/{args.n} replications, {time.perf_counter() - t_all:.0f} s "
-                  f"(cache: {cache.misses} compile, {cache.hits} reuses)", flush=True)
+                  f"(cache: {cache.misses} model shape, {cache.hits} reuses)", flush=True)
     total = time.perf_counter() - t_all
 
     srng = np.random.default_rng(args.seed + 1)
@@ -156,7 +162,8 @@ def main(argv=None) -> int:
     secs = np.array([r["seconds"] for r in rows])
     res = {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "config": {**vars(args), "priors": {"effect": str(ps.effect), "tau": str(ps.tau)}},
+        "config": {**vars(args), "out": _repo_relative(args.out),
+                   "priors": {"effect": str(ps.effect), "tau": str(ps.tau)}},
         "n": args.n, "L": L, "total_seconds": total, "first_fit_seconds": float(secs[0]),
         "median_fit_seconds": float(np.median(secs[1:])) if len(secs) > 1 else float(secs[0]),
         "cache": {"misses": cache.misses, "hits": cache.hits},
@@ -180,9 +187,9 @@ def main(argv=None) -> int:
     md = [f"# SBC of the MCMC path ({res['date']})\n",
           f"{args.n} replications of a {k}-study random-effects model; priors effect {ps.effect}, tau {ps.tau}; "
           f"se ~ U(0.1, 0.4); nutpie {args.chains} chains x {args.draws} draws (+{args.tune} tune) via "
-          f"fit_model with one CompileCache ({cache.misses} compile, {cache.hits} reuses); ranks among L = {L} "
+          f"fit_model with one CompileCache ({cache.misses} model shape, {cache.hits} reuses); ranks among L = {L} "
           f"thinned draws.\n",
-          f"Run time {total:.0f} s: first fit (compile) {res['first_fit_seconds']:.1f} s, then median "
+          f"Run time {total:.0f} s: first fit (compiles or loads the log density) {res['first_fit_seconds']:.1f} s, then median "
           f"{res['median_fit_seconds']:.2f} s per fit. Convergence gate failures: {res['gate_failures']}/{args.n} "
           f"(replications with divergences: {res['divergent_replications']}; max R-hat {res['max_r_hat']:.3f}, "
           f"min bulk ESS {res['min_ess_bulk']:.0f}).\n",

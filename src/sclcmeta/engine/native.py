@@ -260,38 +260,16 @@ _EXPAND_SIG = nb.types.int64(nb.types.uint64, nb.types.uint64, nb.types.CPointer
                              nb.types.CPointer(nb.types.double), nb.types.voidptr)
 
 
-# nutpie's logp callback returns 0 on success, 3 for a non-finite gradient and 4 for a non-finite log
-# density (a rejected proposal). There is one per likelihood kind, each compiled only when first
-# needed, so a session of diagonal models never pays for the dense code; the two are written out as
-# literal bodies so that each is a plain function numba can keep in its disk cache.
-@functools.cache
-def _logp_callback(diagonal: bool):
-    if diagonal:
-        @nb.cfunc(_LOGP_SIG, cache=True, nogil=True, error_model="numpy")
-        def logp_diagonal(dim, x_ptr, grad_ptr, logp_ptr, user_data):
-            buf = nb.carray(user_data, (int(nb.carray(user_data, (1,), np.float64)[0]),), np.float64)
-            if dim != int(buf[2] + buf[3]):
-                return -1
-            grad = nb.carray(grad_ptr, (dim,))
-            lp = _logp_diagonal(nb.carray(x_ptr, (dim,)), buf, grad)
-            nb.carray(logp_ptr, (1,))[0] = lp
-            return _status(lp, grad)
-        return logp_diagonal
-
-    @nb.cfunc(_LOGP_SIG, cache=True, nogil=True, error_model="numpy")
-    def logp_dense(dim, x_ptr, grad_ptr, logp_ptr, user_data):
-        buf = nb.carray(user_data, (int(nb.carray(user_data, (1,), np.float64)[0]),), np.float64)
-        if dim != int(buf[2] + buf[3]):
-            return -1
-        grad = nb.carray(grad_ptr, (dim,))
-        lp = _logp_dense(nb.carray(x_ptr, (dim,)), buf, grad)
-        nb.carray(logp_ptr, (1,))[0] = lp
-        return _status(lp, grad)
-    return logp_dense
+@nb.njit(cache=True, nogil=True)
+def _buffer(user_data):
+    """The packed model behind nutpie's user-data pointer (its first entry is its length)."""
+    return nb.carray(user_data, (int(nb.carray(user_data, (1,), np.float64)[0]),), np.float64)
 
 
 @nb.njit(cache=True, nogil=True)
-def _status(lp, grad):
+def _finish(lp, grad, logp_ptr):
+    """Hand ``lp`` to nutpie and return its status code."""
+    nb.carray(logp_ptr, (1,))[0] = lp
     if not np.isfinite(lp):
         return 4
     for i in range(grad.shape[0]):
@@ -300,14 +278,39 @@ def _status(lp, grad):
     return 0
 
 
+# nutpie's logp callback returns 0 on success, 3 for a non-finite gradient and 4 for a non-finite log
+# density (a rejected proposal), -1 for a buffer that does not fit the sampler. There is one per
+# likelihood kind, each compiled only when first needed, so a session of diagonal models never pays for
+# the dense code; both are plain functions so that numba keeps them in its disk cache.
+@functools.cache
+def _logp_callback(diagonal: bool):
+    if diagonal:
+        @nb.cfunc(_LOGP_SIG, cache=True, nogil=True, error_model="numpy")
+        def logp_diagonal(dim, x_ptr, grad_ptr, logp_ptr, user_data):
+            buf = _buffer(user_data)
+            if dim != int(buf[2] + buf[3]):
+                return -1
+            grad = nb.carray(grad_ptr, (dim,))
+            return _finish(_logp_diagonal(nb.carray(x_ptr, (dim,)), buf, grad), grad, logp_ptr)
+        return logp_diagonal
+
+    @nb.cfunc(_LOGP_SIG, cache=True, nogil=True, error_model="numpy")
+    def logp_dense(dim, x_ptr, grad_ptr, logp_ptr, user_data):
+        buf = _buffer(user_data)
+        if dim != int(buf[2] + buf[3]):
+            return -1
+        grad = nb.carray(grad_ptr, (dim,))
+        return _finish(_logp_dense(nb.carray(x_ptr, (dim,)), buf, grad), grad, logp_ptr)
+    return logp_dense
+
+
 @functools.cache
 def _expand_callback():
     @nb.cfunc(_EXPAND_SIG, cache=True, nogil=True, error_model="numpy")
     def expand(dim, n_expanded, x_ptr, out_ptr, user_data):
         """The stored draw: ``[b, z, sigma]``; the sigma priors close the buffer."""
-        n = int(nb.carray(user_data, (1,), np.float64)[0])
-        buf = nb.carray(user_data, (n,), np.float64)
-        p, m = int(buf[2]), int(buf[3])
+        buf = _buffer(user_data)
+        n, p, m = buf.shape[0], int(buf[2]), int(buf[3])
         if dim != p + m or n_expanded != p + 2 * m:
             return -1
         x = nb.carray(x_ptr, (dim,))
