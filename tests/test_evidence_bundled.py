@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import SEEDS
+from tests.conftest import SEEDS
 from sclcmeta import select_estimates
 from sclcmeta.paths import data_dir
 

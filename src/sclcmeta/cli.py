@@ -33,6 +33,53 @@ def _json_rows(df):
     return rows
 
 
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= v < 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie between 0 and 4294967295")
+    return v
+
+
+def _load_data(args):
+    """The evidence bundle of ``--data`` (with its study and node tables), notes printed to stderr."""
+    from .evidence.bundle import read_bundle, resolve_data
+
+    bundle = resolve_data(args.data, studies=getattr(args, "studies", None), nodes=getattr(args, "nodes", None))
+    for n in bundle.notes:
+        print(f"note: {n}", file=sys.stderr)
+    for w in bundle.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return read_bundle(bundle)
+
+
+_OPEN_FOLDERS: list = []
+
+
+def _output_folder(args):
+    """Check ``--out`` before any work (never overwrite a user's file); None when not given."""
+    if not getattr(args, "out", None):
+        return None
+    from . import __version__
+    from .report.atomic import OutputFolder
+
+    folder = OutputFolder(args.out, version=__version__)
+    _OPEN_FOLDERS.append(folder)
+    return folder
+
+
 def _cmd_data_check(args) -> int:
     from .evidence import read_evidence
 
@@ -92,6 +139,7 @@ def _cmd_fit(args) -> int:
     from .spec import load_spec
 
     priors_over = _parse_prior_args(args.prior)
+    folder = _output_folder(args)
     if args.spec:
         spec = load_spec(args.spec)
         if priors_over:
@@ -103,13 +151,13 @@ def _cmd_fit(args) -> int:
         if model_over:
             from dataclasses import replace
             spec = replace(spec, model={**spec.model, **model_over})
-        ev = read_evidence([args.data]) if args.data else read_evidence()
+        ev = _load_data(args) if args.data else read_evidence()
         res = run_spec(spec, ev, progress=args.progress)
     else:
         if not args.data:
             raise SclcmetaError("fit: give a SPEC.toml or --data CSV (minimal import format: study, treatment, "
                                 "comparator, outcome, hr, ci_low, ci_high).")
-        ev = read_evidence([args.data])
+        ev = _load_data(args)
         model = args.model or "random_effects"
         from .priors import default_prior_set
         ps = default_prior_set().replace(**priors_over) if priors_over else default_prior_set()
@@ -119,15 +167,15 @@ def _cmd_fit(args) -> int:
             res = fit_network_csv(ev, args, ps)
         else:
             eff = _effects_from_csv(args, ev)
-            res = fit(eff, model=model, priors=ps, method=args.method or "exact", seed=args.seed or 1,
-                      draws=args.draws or DEFAULT_DRAWS, sampler=args.sampler or "nutpie", progress=args.progress,
+            res = fit(eff, model=model, priors=ps, method=args.method or "exact",
+                      seed=1 if args.seed is None else args.seed,
+                      draws=DEFAULT_DRAWS if args.draws is None else args.draws, sampler=args.sampler or "nutpie", progress=args.progress,
                       covariates=tuple(args.covariate or ()), name=Path(args.data).stem)
     table = res.summary()
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "summary.csv", index=False)
-        res.to_netcdf(out / f"{res.name}.nc")
+    if folder is not None:
+        with folder as out:
+            table.to_csv(out / "summary.csv", index=False)
+            res.to_netcdf(out / f"{res.name}.nc")
     if args.json:
         print(json.dumps(_json_rows(table), indent=1))
     else:
@@ -146,8 +194,9 @@ def _cmd_fit(args) -> int:
 def _cmd_report(args) -> int:
     from .report import build_report
 
+    evidence = _load_data(args) if args.data else None
     out = build_report(Path(args.out), specs_dir=args.models, progress=not args.no_progress,
-                       sensitivity=not args.no_sensitivity)
+                       sensitivity=not args.no_sensitivity, evidence=evidence)
     print(f"report written to {out}/report.html (and report.md, summary.csv, one .nc per analysis)")
     return 0
 
@@ -157,13 +206,14 @@ def _cmd_sensitivity(args) -> int:
     from .spec import load_spec
 
     spec = load_spec(args.spec)
+    folder = _output_folder(args)
+    evidence = _load_data(args) if args.data else None
     sens = run_sensitivity(spec, prior_files=args.priors or None, evidence_choices=not args.priors_only,
-                           progress=not args.json, method=args.method)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        sens.table.to_csv(out / f"sensitivity_{spec.name}.csv", index=False)
-        sens.plot().savefig(out / f"sensitivity_{spec.name}.png", dpi=120, bbox_inches="tight")
+                           progress=not args.json, method=args.method, evidence=evidence)
+    if folder is not None:
+        with folder as out:
+            sens.table.to_csv(out / f"sensitivity_{spec.name}.csv", index=False)
+            sens.plot().savefig(out / f"sensitivity_{spec.name}.png", dpi=120, bbox_inches="tight")
     if args.json:
         print(json.dumps(_json_rows(sens.table), indent=1))
     else:
@@ -184,8 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="run every analysis in models/ on the bundled data and write the report",
                        description="Run every analysis spec in models/ on the bundled evidence and write report.html, "
                                    "report.md, summary.csv and one NetCDF per analysis into --out (atomically).")
-    r.add_argument("--out", default="sclcmeta-report", help="output folder (default: sclcmeta-report)")
+    r.add_argument("--out", default="sclcmeta-report",
+                   help="output folder (default: sclcmeta-report); must be new, empty or an earlier sclcmeta report")
     r.add_argument("--models", default=None, help="folder of analysis specs (default: the bundled models/)")
+    r.add_argument("--data", help="your evidence: a CSV (full or minimal import format) or a folder holding "
+                     "evidence.csv with studies.csv / nodes.csv")
+    r.add_argument("--studies", help="study table (which cohorts share patients); default: studies.csv beside --data")
+    r.add_argument("--nodes", help="treatment-node table; default: nodes.csv beside --data")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--no-sensitivity", action="store_true", help="skip the prior/evidence sensitivity section")
     r.set_defaults(func=_cmd_report)
@@ -196,15 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "study, treatment, comparator, outcome, hr, ci_low, ci_high [, ci_level] or "
                                    "log_hr, se).", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("spec", nargs="?", help="analysis spec (TOML)")
-    f.add_argument("--data", help="evidence CSV (full or minimal import format)")
+    f.add_argument("--data", help="your evidence: a CSV (full or minimal import format) or a folder holding "
+                     "evidence.csv with studies.csv / nodes.csv")
+    f.add_argument("--studies", help="study table (which cohorts share patients); default: studies.csv beside --data")
+    f.add_argument("--nodes", help="treatment-node table; default: nodes.csv beside --data")
     f.add_argument("--model", choices=["random_effects", "fixed_effect", "meta_regression", "nested", "network"])
     f.add_argument("--effects", choices=["fixed", "random"], help="network: fixed or random effects")
     f.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
                    help="override a prior, e.g. tau=half_normal(0.5), effect=normal(0,10) (repeatable)")
     f.add_argument("--method", choices=["exact", "mcmc"], help="exact numerical integration or MCMC (NUTS)")
     f.add_argument("--sampler", choices=["nutpie", "pymc"], help="MCMC backend (default nutpie)")
-    f.add_argument("--draws", type=int, help="MCMC draws per chain (default 4000, after 1000 tuning draws)")
-    f.add_argument("--seed", type=int, help="random seed")
+    f.add_argument("--draws", type=_positive_int, help="MCMC draws per chain (default 4000, after 1000 tuning draws)")
+    f.add_argument("--seed", type=_seed, help="random seed")
     f.add_argument("--outcome", choices=["OS", "PFS"], help="outcome when the CSV has several")
     f.add_argument("--treatment", nargs="+", help="treatment node(s) when the CSV has several comparisons")
     f.add_argument("--comparator", nargs="+", help="comparator node(s)")
@@ -223,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("spec", help="analysis spec (TOML)")
     s.add_argument("--priors", nargs="+", help="prior-set TOML files (default: all in models/priors/)")
     s.add_argument("--priors-only", action="store_true", help="skip the evidence-choice reruns")
+    s.add_argument("--data", help="your evidence: a CSV (full or minimal import format) or a folder holding "
+                     "evidence.csv with studies.csv / nodes.csv")
+    s.add_argument("--studies", help="study table (which cohorts share patients); default: studies.csv beside --data")
+    s.add_argument("--nodes", help="treatment-node table; default: nodes.csv beside --data")
     s.add_argument("--method", choices=["exact", "mcmc"], help="override the spec's method")
     s.add_argument("--out", help="write the sensitivity table (CSV) and forest plot (PNG) here")
     s.add_argument("--json", action="store_true", help="print the sensitivity table as JSON rows")
@@ -244,12 +306,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written to --out (any earlier output there is unchanged).", file=sys.stderr)
+        return 130
     except SclcmetaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1 if getattr(args, "command", "") == "data" else 2
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        while _OPEN_FOLDERS:
+            _OPEN_FOLDERS.pop().close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1332,7 +1332,7 @@ class ModeratorResult(FitResult):
 
     def figures(self) -> dict:
         from .plots import plot_density, plot_prior_posterior
-        from .report import _png
+        from .report.build import _png
 
         figs = {"forest": _png(plot_moderator_forest(self)),
                 "density": _png(plot_density(self, quantity=self.primary))}

@@ -378,7 +378,7 @@ class NetworkResult(FitResult):
 
     def figures(self) -> dict[str, bytes]:
         from .plots import plot_network, plot_rankogram, plot_contrasts
-        from .report import _png
+        from .report.build import _png
 
         figs = {"network": _png(plot_network(self)), "contrasts": _png(plot_contrasts(self)),
                 "rankogram": _png(plot_rankogram(self))}
@@ -623,5 +623,6 @@ def fit_network_csv(evidence, args, priors: PriorSet) -> NetworkResult:
     ref = args.reference or counts.index[0]
     net = NetworkData(rows, reference=ref, outcome=outcome)
     return fit_network(net, priors, effects=args.effects or "random", method=args.method or "exact",
-                       seed=args.seed or 1, draws=args.draws or DEFAULT_DRAWS, sampler=args.sampler or "nutpie",
+                       seed=1 if args.seed is None else args.seed,
+                       draws=DEFAULT_DRAWS if args.draws is None else args.draws, sampler=args.sampler or "nutpie",
                        name=str(getattr(args, "data", "network")).rsplit("/", 1)[-1].removesuffix(".csv"))

@@ -7,6 +7,7 @@ preferred) and logged, so a reader can see why each row is in and each alternati
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -33,6 +34,29 @@ def preference_rank(rows: pd.DataFrame, prefer: Sequence[str]) -> pd.Series:
     if "preferred" in rows.columns:
         rank = rank + rows["preferred"].map({"yes": 0, "": 1, "no": 100}).fillna(1).astype(int)
     return rank
+
+
+def population_terms(population: str) -> dict[str, str]:
+    """``"liver_metastases=yes & ecog_ps=0-1"`` -> ``{"liver_metastases": "yes", "ecog_ps": "0-1"}``; overall -> {}."""
+    p = str(population).strip()
+    if p in ("", "overall"):
+        return {}
+    terms = {}
+    for part in p.replace(";", "&").split("&"):
+        var, sep, level = part.partition("=")
+        terms[var.strip()] = level.strip() if sep else "*"
+    return terms
+
+
+def populations_disjoint(a: str, b: str) -> bool:
+    """True only when the two populations cannot share a patient: both restrict one variable to different levels.
+
+    Subgroups are compared by their definitions, not their labels: ``liver_metastases=yes`` and
+    ``liver_metastases=no`` are disjoint; ``overall`` overlaps every subgroup; ``liver_metastases=yes`` and
+    ``ecog_ps=2`` overlap (a patient can be in both); a population written twice overlaps itself.
+    """
+    ta, tb = population_terms(a), population_terms(b)
+    return any(v in tb and ta[v] != tb[v] and "*" not in (ta[v], tb[v]) for v in ta)
 
 
 def _as_tuple(x: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -228,9 +252,14 @@ def select_estimates(
     sel = cand.loc[chosen]
     if nest_within_cohort:
         for pool, g in sel.groupby("patient_pool"):
-            if len(g) > 1 and g["population"].duplicated().any():
-                raise EvidenceError(f"{source}: patient pool {pool!r} contributes overlapping subgroups "
-                                    f"({', '.join(g['id'])}); nested rows must be disjoint subgroups.")
+            rows = list(g.itertuples())
+            for a, b in itertools.combinations(rows, 2):
+                if not populations_disjoint(a.population, b.population):
+                    raise EvidenceError(
+                        f"{source}: rows {a.id} (population {a.population!r}) and {b.id} (population "
+                        f"{b.population!r}) come from patient pool {pool!r} and their populations can share patients; "
+                        "nested rows must be disjoint subgroups (levels of one variable, e.g. liver_metastases=yes "
+                        "and liver_metastases=no). Keep one of them or exclude a cohort.")
     for r in sel.itertuples():
         log.append(f"used: {r.id} ({r.analysis}{', direction flipped' if r.flipped else ''})")
     if evidence.studies is not None and "label" in evidence.studies.columns:

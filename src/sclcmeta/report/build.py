@@ -20,8 +20,6 @@ import datetime as _dt
 import html
 import io
 import platform
-import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .analysis import run_spec
-from .errors import ConvergenceWarning
-from .evidence import read_evidence
-from .fitting import CompileCache, fit_model
-from .results import FitResult
-from .spec import AnalysisSpec, list_specs
+from .. import __version__
+from ..analysis import run_spec
+from ..errors import ConvergenceWarning
+from ..evidence import read_evidence
+from ..fitting import CompileCache, fit_model
+from ..results import FitResult
+from ..spec import AnalysisSpec, list_specs
+from .atomic import OutputFolder
 
 QUESTIONS = {
     "Q1": "Continue the ICI beyond first-line progression vs stop it",
@@ -122,7 +121,7 @@ def _cross_check(res: FitResult) -> str:
 
 
 def _figures(res: FitResult) -> dict:
-    from .plots import plot_density, plot_forest, plot_prior_posterior
+    from ..plots import plot_density, plot_forest, plot_prior_posterior
 
     if hasattr(res, "figures"):
         return res.figures()
@@ -151,7 +150,7 @@ def run_all(specs, evidence, *, progress: bool = True, sensitivity: bool = True,
         if hasattr(res, "tables"):
             sec.extra_tables = res.tables()
         if sensitivity and spec.model["type"] != "network":
-            from .sensitivity import run_sensitivity
+            from ..sensitivity import run_sensitivity
 
             sec.sensitivity = run_sensitivity(spec, evidence=evidence, cache=cache)
             sec.figures["sensitivity"] = _png(sec.sensitivity.plot())
@@ -301,18 +300,24 @@ def _render(sections, evidence, prov: pd.DataFrame, summary: pd.DataFrame) -> tu
 
 def build_report(out: Path, *, specs_dir: str | Path | None = None, progress: bool = True,
                  sensitivity: bool = True, evidence=None) -> Path:
-    """Run every spec and write the report folder atomically; returns the folder."""
+    """Run every spec and write the report folder atomically; returns the folder.
+
+    ``out`` is checked before any analysis runs: it must be absent, empty or an earlier sclcmeta output
+    (see :mod:`sclcmeta.report.atomic`); a user's file is never deleted or overwritten.
+    """
     t0 = time.perf_counter()
-    out = Path(out).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    evidence = evidence if evidence is not None else read_evidence()
-    specs = list_specs(specs_dir)
-    sections = run_all(specs, evidence, progress=progress, sensitivity=sensitivity)
-    summary = _summary_table(sections)
-    prov = _provenance(evidence, sections, time.perf_counter() - t0)
-    page, md = _render(sections, evidence, prov, summary)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    folder = OutputFolder(out, what="--out", version=__version__)
     try:
+        evidence = evidence if evidence is not None else read_evidence()
+        specs = list_specs(specs_dir)
+        sections = run_all(specs, evidence, progress=progress, sensitivity=sensitivity)
+        summary = _summary_table(sections)
+        prov = _provenance(evidence, sections, time.perf_counter() - t0)
+        page, md = _render(sections, evidence, prov, summary)
+    except BaseException:
+        folder.close()
+        raise
+    with folder as tmp:
         (tmp / "figures").mkdir()
         (tmp / "posteriors").mkdir()
         for s in sections:
@@ -324,18 +329,6 @@ def build_report(out: Path, *, specs_dir: str | Path | None = None, progress: bo
         if sens:
             pd.concat(sens, ignore_index=True).to_csv(tmp / "sensitivity.csv", index=False)
         prov.to_csv(tmp / "provenance.csv", index=False)
-        (tmp / "report.md").write_text(md)
-        (tmp / "report.html").write_text(page)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+        (tmp / "report.md").write_text(md, encoding="utf-8")
+        (tmp / "report.html").write_text(page, encoding="utf-8")
+    return folder.out
