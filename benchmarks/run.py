@@ -399,11 +399,11 @@ def case_report(cfg, ctx):
 
 def case_network(cfg, ctx):
     try:
-        import sclcmeta.network as net  # noqa: F401
+        import sclcmeta.analyses.network as net  # noqa: F401
     except ImportError as exc:
         ctx.imports_done()
         return {"status": "not available yet", "detail": str(exc)}
-    from sclcmeta.analysis import run_spec
+    from sclcmeta.analyses import run_spec
     from sclcmeta.evidence import read_evidence
     from sclcmeta.fitting import CompileCache
     from sclcmeta.spec import list_specs

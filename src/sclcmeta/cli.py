@@ -72,7 +72,7 @@ def _output_folder(args):
     """Check ``--out`` before any work (never overwrite a user's file); None when not given."""
     if not getattr(args, "out", None):
         return None
-    from . import __version__
+    from .vocabulary import VERSION as __version__
     from .report.atomic import OutputFolder
 
     folder = OutputFolder(args.out, version=__version__)
@@ -133,9 +133,9 @@ def _effects_from_csv(args, ev):
 
 
 def _cmd_fit(args) -> int:
-    from .analysis import fit, run_spec
+    from .analyses import fit, run_spec
     from .evidence import read_evidence
-    from .fitting import DEFAULT_DRAWS
+    from .vocabulary import DEFAULT_DRAWS
     from .spec import load_spec
 
     priors_over = _parse_prior_args(args.prior)
@@ -162,9 +162,11 @@ def _cmd_fit(args) -> int:
         from .priors import default_prior_set
         ps = default_prior_set().replace(**priors_over) if priors_over else default_prior_set()
         if model == "network":
-            from .network import fit_network_csv
+            from .analyses.network import fit_network_table
 
-            res = fit_network_csv(ev, args, ps)
+            res = fit_network_table(ev, ps, outcome=args.outcome, reference=args.reference, effects=args.effects,
+                                    method=args.method, seed=args.seed, draws=args.draws, sampler=args.sampler,
+                                    name=Path(args.data).stem, where=str(args.data))
         else:
             eff = _effects_from_csv(args, ev)
             res = fit(eff, model=model, priors=ps, method=args.method or "exact",
@@ -183,7 +185,7 @@ def _cmd_fit(args) -> int:
         cols = ["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8",
                 "median", "q2.5", "q97.5", "r_hat", "ess_bulk"]
         print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    for note in getattr(getattr(res, "net", None), "notes", []):
+    for note in getattr(res, "assumptions", []):
         print(f"assumption: {note}", file=sys.stderr)
     if not res.passed:
         print("WARNING: the fit failed the convergence gate; the table marks it and it is not an answer.",
@@ -202,7 +204,8 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_sensitivity(args) -> int:
-    from .sensitivity import run_sensitivity
+    from .analyses import run_sensitivity
+    from .plots import plot_sensitivity
     from .spec import load_spec
 
     spec = load_spec(args.spec)
@@ -213,7 +216,8 @@ def _cmd_sensitivity(args) -> int:
     if folder is not None:
         with folder as out:
             sens.table.to_csv(out / f"sensitivity_{spec.name}.csv", index=False)
-            sens.plot().savefig(out / f"sensitivity_{spec.name}.png", dpi=120, bbox_inches="tight")
+            plot_sensitivity(sens.table, title=f"{spec.name}: sensitivity of the pooled HR").savefig(
+                out / f"sensitivity_{spec.name}.png", dpi=120, bbox_inches="tight")
     if args.json:
         print(json.dumps(_json_rows(sens.table), indent=1))
     else:
@@ -227,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bayesian meta-analysis of immunotherapy evidence in extensive-stage small-cell lung cancer: "
                     "pool reported hazard ratios in hierarchical and network models and report posteriors.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from . import __version__
+    from .vocabulary import VERSION as __version__
     p.add_argument("--version", action="version", version=f"sclcmeta {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="{report,fit,sensitivity,data}")
 

@@ -54,8 +54,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import SpecError
-from .fitting import DEFAULT_DRAWS, DEFAULT_TUNE
-from .priors import PRIOR_TARGETS, PriorSet, load_prior_set, parse_prior, _check_group
+from .priors import PRIOR_TARGETS, PriorSet, load_prior_set, parse_prior
+from .vocabulary import (DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, METHODS, MODEL_TYPES, OUTCOMES,
+                         SAMPLERS, analysis_kind)
 
 _TABLES = {
     "analysis": {"name", "question", "title", "outcome", "description", "comparison"},
@@ -66,7 +67,6 @@ _TABLES = {
     "priors": {"set"} | set(PRIOR_TARGETS),
     "inference": {"method", "sampler", "draws", "tune", "chains", "seed"},
 }
-MODEL_TYPES = ("random_effects", "fixed_effect", "meta_regression", "nested", "network")
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ class AnalysisSpec:
         return (f"AnalysisSpec({self.name!r}, {self.question}: {self.title}; model={self.model['type']}, "
                 f"priors={self.priors.name}, method={self.inference['method']}, seed={self.inference['seed']})")
 
+    @property
+    def kind(self) -> str:
+        """``pairwise``, ``network`` or ``moderator``: which analysis in :mod:`sclcmeta.analyses` runs it."""
+        return analysis_kind(self.model["type"], self.evidence.get("kind"))
+
     def with_priors(self, priors: PriorSet) -> "AnalysisSpec":
         return replace(self, priors=priors)
 
@@ -98,6 +103,25 @@ class AnalysisSpec:
 
     def with_evidence(self, **kw) -> "AnalysisSpec":
         return replace(self, evidence={**self.evidence, **kw})
+
+
+def _locate(path: str | Path) -> Path:
+    """A spec file, or the name of a bundled spec (``"q1_continuation_os"``), found from anywhere."""
+    from .paths import models_dir
+
+    p = Path(path)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        raise SpecError(f"{p}: is a folder, not a spec file; give a .toml file or a bundled spec's name.")
+    bundled = models_dir() / f"{p.stem}.toml"
+    if p.parent == Path(".") and bundled.is_file():
+        return bundled
+    if p.parts[:1] == ("models",) and (models_dir() / Path(*p.parts[1:])).is_file():
+        return models_dir() / Path(*p.parts[1:])
+    names = ", ".join(sorted(f.stem for f in models_dir().glob("*.toml"))[:6])
+    raise SpecError(f"{p}: spec file not found; give a path or the name of a bundled spec ({names}, ...; "
+                    "`sclcmeta list` shows them all).")
 
 
 def _err(path, key, msg) -> SpecError:
@@ -109,14 +133,12 @@ def load_spec(path: str | Path) -> AnalysisSpec:
 
     Examples
     --------
-    >>> from sclcmeta.paths import models_dir
-    >>> spec = load_spec(models_dir() / "q1_continuation_os.toml")
+    >>> spec = load_spec("q1_continuation_os")          # a bundled spec by name, or any path
+
     >>> spec.outcome
     'OS'
     """
-    p = Path(path)
-    if not p.exists():
-        raise SpecError(f"{p}: spec file not found.")
+    p = _locate(path)
     text = p.read_bytes()
     try:
         doc = tomllib.loads(text.decode())
@@ -131,7 +153,7 @@ def load_spec(path: str | Path) -> AnalysisSpec:
             raise _err(p, f"{t}.{sorted(extra)[0]}", f"unknown key; valid keys in [{t}]: {', '.join(sorted(keys))}.")
     a = doc.get("analysis", {})
     outcome = a.get("outcome")
-    if outcome not in ("OS", "PFS"):
+    if outcome not in OUTCOMES:
         raise _err(p, "analysis.outcome", f"must be 'OS' or 'PFS'; got {outcome!r}.")
     m = dict(doc.get("model", {}))
     m.setdefault("type", "random_effects")
@@ -154,14 +176,15 @@ def load_spec(path: str | Path) -> AnalysisSpec:
             ps = ps.replace(**{k: parse_prior(v, where=f"{p} [priors.{k}]") for k, v in pri.items()})
     except SpecError as exc:
         raise SpecError(f"{p}: [priors] {exc}") from None
-    inf = {"method": "exact", "sampler": "nutpie", "draws": DEFAULT_DRAWS, "tune": DEFAULT_TUNE, "chains": 4, "seed": 1}
+    inf = {"method": "exact", "sampler": "nutpie", "draws": DEFAULT_DRAWS, "tune": DEFAULT_TUNE, "chains": DEFAULT_CHAINS,
+           "seed": DEFAULT_SEED}
     inf.update(doc.get("inference", {}))
-    if inf["method"] not in ("exact", "mcmc"):
+    if inf["method"] not in METHODS:
         raise _err(p, "inference.method", f"must be 'exact' or 'mcmc'; got {inf['method']!r}.")
-    if inf["sampler"] not in ("nutpie", "pymc"):
+    if inf["sampler"] not in SAMPLERS:
         raise _err(p, "inference.sampler", f"must be 'nutpie' or 'pymc'; got {inf['sampler']!r}.")
     for key in ("draws", "tune", "chains", "seed"):
-        if not isinstance(inf[key], int) or inf[key] < (0 if key == "seed" else 1):
+        if isinstance(inf[key], bool) or not isinstance(inf[key], int) or inf[key] < (0 if key == "seed" else 1):
             raise _err(p, f"inference.{key}", f"must be a positive integer; got {inf[key]!r}.")
     return AnalysisSpec(name=a.get("name", p.stem), question=a.get("question", ""), title=a.get("title", p.stem),
                         outcome=outcome, evidence=ev, model=m, priors=ps, inference=inf, path=str(p),
@@ -174,5 +197,5 @@ def list_specs(folder: str | Path | None = None) -> list[AnalysisSpec]:
     from .paths import models_dir
 
     folder = Path(folder) if folder else models_dir()
-    specs = [load_spec(f) for f in sorted(folder.glob("*.toml"))]
+    specs = [load_spec(f) for f in sorted(folder.glob("*.toml")) if f.name != "questions.toml"]
     return sorted(specs, key=lambda s: (s.question, s.name))

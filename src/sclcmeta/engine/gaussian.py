@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SpecError
-from ..priors import Prior
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,15 @@ class GaussianModel:
         """True when S and every K_j are diagonal (independent estimates, ordinary random effects)."""
         mats = [self.S] + [c.K for c in self.components]
         return all(np.count_nonzero(m - np.diag(np.diag(m))) == 0 for m in mats)
+
+    def with_sampling_variance_scaled(self, mask, factor: float) -> "GaussianModel":
+        """A copy whose estimates in ``mask`` have their sampling covariance multiplied by ``factor``."""
+        from dataclasses import replace
+
+        mask = np.asarray(mask, bool)
+        S = self.S.copy()
+        S[np.ix_(mask, mask)] *= factor
+        return replace(self, S=S)
 
     def structure_key(self) -> tuple:
         """What a compiled MCMC model depends on (shapes and structure, not values or priors)."""

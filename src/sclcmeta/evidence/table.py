@@ -8,6 +8,7 @@ reported: they mark numbers that are usable but suspicious.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,8 @@ class EvidenceTable:
     nodes: pd.DataFrame | None = None
     files: tuple[str, ...] = ()
     minimal: bool = False
+    #: SHA-256 (16 hex digits) of the bytes of every table as they were read: the data as analysed
+    data_hash: str = ""
 
     def __repr__(self) -> str:
         n = len(self.data)
@@ -84,14 +87,6 @@ class EvidenceTable:
         cols = [c for c in ("id", "cohort", "line", "outcome", "kind", "population", "analysis",
                             "treatment", "comparator", "hr", "ci_low", "ci_high") if c in self.data]
         return head + self.data[cols].to_html(index=False, max_rows=30)
-
-    @property
-    def data_hash(self) -> str:
-        """SHA-256 of the tables' contents (for report provenance)."""
-        h = hashlib.sha256()
-        for f in self.files:
-            h.update(Path(f).read_bytes())
-        return h.hexdigest()[:16]
 
     def flags_frame(self) -> pd.DataFrame:
         """Flags as a table: ``code, id, message``."""
@@ -116,11 +111,14 @@ class EvidenceTable:
         return pd.DataFrame(out)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, hasher=None) -> pd.DataFrame:
     if not path.exists():
         raise EvidenceError(f"{path}: file not found. Give the path of an evidence CSV.")
+    raw = path.read_bytes()
+    if hasher is not None:
+        hasher.update(raw)
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=False)
+        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, skipinitialspace=False)
     except pd.errors.ParserError as exc:  # pragma: no cover - message passthrough
         raise EvidenceError(f"{path}: not a readable CSV ({exc}). Check quoting and commas.") from exc
     df.columns = [c.strip() for c in df.columns]
@@ -340,8 +338,8 @@ def _flags(df: pd.DataFrame) -> list[Flag]:
     return flags
 
 
-def _read_aux(path: Path, required: tuple[str, ...], what: str) -> pd.DataFrame:
-    df = _read_csv(path)
+def _read_aux(path: Path, required: tuple[str, ...], what: str, hasher=None) -> pd.DataFrame:
+    df = _read_csv(path, hasher)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise EvidenceError(f"{path}: missing required column(s) {', '.join(missing)} of the {what} table; "
@@ -387,12 +385,13 @@ def read_evidence(
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = [Path(p) for p in paths]
-    node_df = _read_aux(Path(nodes), schema.NODE_REQUIRED, "treatment-node") if nodes else None
-    study_df = _read_aux(Path(studies), schema.STUDY_REQUIRED, "study") if studies else None
+    hasher = hashlib.sha256()
+    node_df = _read_aux(Path(nodes), schema.NODE_REQUIRED, "treatment-node", hasher) if nodes else None
+    study_df = _read_aux(Path(studies), schema.STUDY_REQUIRED, "study", hasher) if studies else None
     node_set = set(node_df["node"]) if node_df is not None else None
     frames, errors, minimal_any = [], [], False
     for p in paths:
-        raw = _read_csv(p)
+        raw = _read_csv(p, hasher)
         minimal = _is_minimal(raw)
         minimal_any |= minimal
         df = _minimal_to_full(raw, str(p)) if minimal else raw
@@ -425,7 +424,8 @@ def read_evidence(
         by_id.setdefault(f.row_id, []).append(f.code)
     data["flags"] = data["id"].map(lambda i: ";".join(by_id.get(i, [])))
     files = tuple(str(p) for p in paths) + tuple(str(x) for x in (studies, nodes) if x)
-    return EvidenceTable(data=data, flags=flags, studies=study_df, nodes=node_df, files=files, minimal=minimal_any)
+    return EvidenceTable(data=data, flags=flags, studies=study_df, nodes=node_df, files=files, minimal=minimal_any,
+                         data_hash=hasher.hexdigest()[:16])
 
 
 __all__ = ["EvidenceTable", "Flag", "read_evidence", "z_for_level"]

@@ -1,5 +1,11 @@
-"""Report stage: run every analysis, render narrative, tables and figures, write the folder atomically."""
+"""Report stage: run every analysis, narrative text, tables, figures, rendering, atomic write.
 
-from .build import QUESTIONS, Section, build_report, plain_language, run_all
+``run`` (orchestration) -> ``narrative`` / ``tables`` / ``figures`` (per result type) -> ``build`` (page and
+folder) -> ``atomic`` (the user-file-safe output folder).
+"""
 
-__all__ = ["QUESTIONS", "Section", "build_report", "plain_language", "run_all"]
+from .build import build_report
+from .narrative import paragraph
+from .run import Section, run_all
+
+__all__ = ["Section", "build_report", "paragraph", "run_all"]

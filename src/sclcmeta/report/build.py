@@ -18,145 +18,20 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
-import io
 import platform
 import time
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import __version__
-from ..analysis import run_spec
-from ..errors import ConvergenceWarning
+from ..vocabulary import VERSION as __version__
 from ..evidence import read_evidence
-from ..fitting import CompileCache, fit_model
-from ..results import FitResult
-from ..spec import AnalysisSpec, list_specs
+from ..spec import list_specs
+from ..vocabulary import question_titles
+from ..results.network import NetworkResult
+from .run import run_all
 from .atomic import OutputFolder
-
-QUESTIONS = {
-    "Q1": "Continue the ICI beyond first-line progression vs stop it",
-    "Q2": "Switch PD-L1 to PD-1 vs chemotherapy, and vs continuing the same ICI",
-    "Q3": "Do liver metastases or first-line PFS modify the effect?",
-    "Q4": "First line: chemo-immunotherapy vs chemotherapy; PD-1 vs PD-L1 class effects",
-    "Q5": "Second-line ICI vs no ICI in mixed populations (some ICI-naive)",
-}
-
-
-@dataclass
-class Section:
-    spec: AnalysisSpec
-    result: FitResult
-    figures: dict = field(default_factory=dict)      # name -> png bytes
-    paragraph: str = ""
-    cross_check: str = ""
-    sensitivity: object | None = None
-    extra_tables: dict = field(default_factory=dict)  # title -> DataFrame
-
-    def effects_log(self) -> list[str]:
-        """Why each evidence row is in or out of this analysis."""
-        return list(getattr(getattr(self.result, "effects", None), "log", []) or [])
-
-
-def _png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _fmt_hr(r) -> str:
-    return f"{r['hr_median']:.2f} (95% CrI {r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f})"
-
-
-def plain_language(res: FitResult, evidence) -> str:
-    """One paragraph a clinician-statistician can read: the posterior and what it rests on."""
-    if hasattr(res, "plain_language"):
-        return res.plain_language(evidence)
-    p = res.pooled_hr()
-    d = res.effects.data if res.effects is not None else pd.DataFrame()
-    k = len(d)
-    designs = d["design"].value_counts().to_dict() if k else {}
-    n_rct = designs.get("rct", 0)
-    design_txt = (f"{k} estimate{'s' if k != 1 else ''} ({n_rct} randomized, {k - n_rct} non-randomized)"
-                  if k else "")
-    ev_txt = "; ".join(f"{r.study} ({r.analysis.replace('_', '-')}{', SE from p-value' if 'se_from_p' in r.flags else ''})"
-                       for r in d.itertuples()) if k else ""
-    tau = next((q for q in res.quantities if q.quantity == "tau"), None)
-    pred = next((q for q in res.quantities if q.quantity == "predictive"), None)
-    parts = [f"For {res.comparison} ({res.outcome}), pooling {design_txt}, the posterior median hazard ratio is "
-             f"{_fmt_hr(p)}; P(HR < 1) = {p['prob_hr_below_1']:.2f} and P(HR < 0.8) = {p['prob_hr_below_0.8']:.2f}."]
-    if tau is not None:
-        tm = float(np.asarray(tau.marginal.quantile(0.5)).ravel()[0])
-        pr = res._row(pred)
-        parts.append(f"The between-cohort SD tau has posterior median {tm:.2f} on the log-HR scale; a new cohort's "
-                     f"HR is predicted to lie in {pr['hr_q2.5']:.2f}-{pr['hr_q97.5']:.2f} (95%), which is the honest "
-                     "range for a patient population not yet studied.")
-    if k and n_rct == 0:
-        parts.append("All evidence is observational: residual confounding (for example by performance status or "
-                     "by who is offered continued immunotherapy) is not removed by pooling, and with so few cohorts the "
-                     "heterogeneity is largely prior-driven (see the sensitivity section).")
-    if ev_txt:
-        parts.append(f"Evidence: {ev_txt}.")
-    if not res.passed:
-        parts.append("WARNING: this fit failed the convergence gate and is not an answer.")
-    return " ".join(parts)
-
-
-def _cross_check(res: FitResult) -> str:
-    """For MCMC fits of Gaussian models: compare the pooled quantiles with the exact solver."""
-    if res.method != "mcmc" or "mu" not in res.model.coef_names or len(res.model.components) > 3:
-        return ""
-    ex = fit_model(res.model, res.priors, method="exact")
-    q = np.asarray(ex.exact.coef("mu").quantile([0.025, 0.5, 0.975]))
-    d = np.quantile(res.idata.posterior["b"].sel(coef="mu").values, [0.025, 0.5, 0.975])
-    diff = float(np.max(np.abs(q - d)))
-    return (f"exact solver cross-check: pooled log-HR quantiles (2.5/50/97.5%) MCMC {d[0]:.3f}/{d[1]:.3f}/{d[2]:.3f} "
-            f"vs exact {q[0]:.3f}/{q[1]:.3f}/{q[2]:.3f}; max abs difference {diff:.3f}")
-
-
-def _figures(res: FitResult) -> dict:
-    from ..plots import plot_density, plot_forest, plot_prior_posterior
-
-    if hasattr(res, "figures"):
-        return res.figures()
-    figs = {"forest": _png(plot_forest(res, title=f"{res.name}: {res.comparison} ({res.outcome})")),
-            "density": _png(plot_density(res))}
-    if "mu" in res.model.coef_names:
-        figs["prior_posterior"] = _png(plot_prior_posterior(res))
-    return figs
-
-
-def run_all(specs, evidence, *, progress: bool = True, sensitivity: bool = True,
-            cache: CompileCache | None = None) -> list[Section]:
-    """Fit every spec (and its sensitivity reruns); returns one :class:`Section` per analysis."""
-    from tqdm.auto import tqdm
-
-    cache = cache or CompileCache()
-    sections = []
-    bar = tqdm(specs, desc="sclcmeta report", unit="analysis", disable=not progress)
-    for spec in bar:
-        bar.set_postfix_str(spec.name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            res = run_spec(spec, evidence, cache=cache)
-        sec = Section(spec, res, paragraph=plain_language(res, evidence), cross_check=_cross_check(res))
-        sec.figures = _figures(res)
-        if hasattr(res, "tables"):
-            sec.extra_tables = res.tables()
-        if sensitivity and spec.model["type"] != "network":
-            from ..sensitivity import run_sensitivity
-
-            sec.sensitivity = run_sensitivity(spec, evidence=evidence, cache=cache)
-            sec.figures["sensitivity"] = _png(sec.sensitivity.plot())
-        sections.append(sec)
-    return sections
-
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -222,7 +97,7 @@ def _render(sections, evidence, prov: pd.DataFrame, summary: pd.DataFrame) -> tu
     glance = glance[[c for c in cols if c in glance.columns]]
     H.append(_table_html(glance))
     M.append(_table_md(glance))
-    for q, qtitle in QUESTIONS.items():
+    for q, qtitle in question_titles().items():
         secs = [s for s in sections if s.spec.question == q]
         if not secs:
             continue
@@ -243,7 +118,7 @@ def _render(sections, evidence, prov: pd.DataFrame, summary: pd.DataFrame) -> tu
             H.append(f"<p><small>Diagnostics: {html.escape(diag)}</small></p>")
             M.append(f"Diagnostics: {diag}\n")
             tab = s.result.summary()
-            if hasattr(s.result, "net"):  # every pair is in summary.csv and the league table; show vs reference here
+            if isinstance(s.result, NetworkResult):  # every pair is in summary.csv and the league table; show vs reference here
                 tab = pd.concat([s.result.glance(), tab[~tab["quantity"].isin(["contrast", "class_difference",
                                                                                "direct", "indirect", "inconsistency"])]])
             tab = tab[["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",

@@ -89,7 +89,7 @@ def test_leaving_a_cohort_out_removes_it(evidence):
 
 def test_no_selection_of_bundled_specs_uses_a_patient_pool_twice(evidence):
     from sclcmeta import list_specs
-    from sclcmeta.analysis import effects_for_spec
+    from sclcmeta.analyses import effects_for_spec
 
     for spec in list_specs():
         if spec.model["type"] == "network":

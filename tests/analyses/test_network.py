@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 
 from sclcmeta.cli import main
-from sclcmeta.network import ContrastRow, NetworkData, build_network_model, fit_network
+from sclcmeta.analyses.network import fit_network
+from sclcmeta.engine.network import build_network_model
+from sclcmeta.evidence.network import ContrastRow, NetworkData
 from sclcmeta.priors import default_prior_set
 
-REF = json.loads((Path(__file__).parent / "reference_data" / "published_references.json").read_text())[
+REF = json.loads((Path(__file__).parents[1] / "reference_data" / "published_references.json").read_text())[
     "tsd2_parkinsons_nma"]
 TSD2_PRIORS = default_prior_set().replace(effect="normal(0, 100)", tau="uniform(0, 5)")
 
@@ -154,7 +156,7 @@ def test_bundled_networks_run_with_ranks_splits_and_class_difference(evidence):
     assert any("mixture" in n for n in r2.net.notes)
     r4 = sm.run_spec(sm.load_spec(models_dir() / "q4_network_1l_os.toml"), evidence)
     assert "class_difference" in set(r4.summary()["quantity"])
-    assert any("imputed" in n for n in r4.net.notes)
+    assert any("imputed" in n for n in r4.assumptions)
 
 
 def test_cli_network_on_minimal_csv_reports_every_pair(write_csv, capsys):

@@ -15,7 +15,7 @@ import nbclient
 import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 CELL_TIMEOUT = 600  # seconds per cell
 KERNEL = "python3"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

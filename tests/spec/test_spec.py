@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import sclcmeta as sm
-from sclcmeta.analysis import effects_for_spec
+from sclcmeta.analyses import effects_for_spec
 from sclcmeta.paths import models_dir
 
 BASE = (models_dir() / "q1_continuation_os.toml").read_text()

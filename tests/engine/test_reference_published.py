@@ -22,7 +22,7 @@ import pytest
 from sclcmeta.engine import GaussianModel, solve_exact
 from sclcmeta.priors import default_prior_set
 
-REF = json.loads((Path(__file__).parent / "reference_data" / "published_references.json").read_text())
+REF = json.loads((Path(__file__).parents[1] / "reference_data" / "published_references.json").read_text())
 
 CASES = {
     "bayesmeta_eight_schools_halfcauchy25_normal0_50": ({"effect": "normal(0, 50)", "tau": "half_cauchy(25)"}, 2e-3),

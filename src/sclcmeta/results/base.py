@@ -17,8 +17,8 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from .engine.exact import GridMarginal, Mixture
-from .fitting import Diagnostics, RawFit
+from ..engine.exact import GridMarginal, Mixture
+from ..fitting import Diagnostics, RawFit
 
 #: Columns of the summary table (design note), in order.
 SUMMARY_COLUMNS = [
@@ -64,7 +64,7 @@ class DrawsMarginal:
         return float(az.ess(self.draws, method="bulk")) if self.draws.ndim == 2 else float("nan")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Quantity:
     """One reported quantity: its name, the comparison it describes, its marginal, its scale."""
 
@@ -74,11 +74,12 @@ class Quantity:
     log_scale: bool = True   # False for heterogeneity SDs
 
 
-@dataclass
+@dataclass(frozen=True, repr=False)
 class FitResult:
     """A fitted analysis: the model, priors, posterior (InferenceData) and its summaries.
 
-    Build it with :func:`sclcmeta.fit` (or :func:`sclcmeta.analysis.run_spec`).
+    Build it with :func:`sclcmeta.fit` (or :func:`sclcmeta.run_spec`). Immutable: every output reads
+    from it, none changes it.
 
     Examples
     --------
@@ -96,7 +97,7 @@ class FitResult:
     effects: object | None = None
     spec: object | None = None
     question: str = ""
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
 
     # -- basic views ----------------------------------------------------------------------------
     @property
@@ -197,7 +198,8 @@ class FitResult:
         return out
 
     # -- tables ---------------------------------------------------------------------------------
-    def _row(self, q: Quantity, thresholds: Sequence[float] = (1.0, 0.8)) -> dict:
+    def row(self, q: Quantity, thresholds: Sequence[float] = (1.0, 0.8)) -> dict:
+        """One summary-table row (design-note columns) for quantity ``q``."""
         mg = q.marginal
         qs = np.asarray(mg.quantile([0.5, 0.025, 0.975]), float).ravel()
         row = {"analysis": self.name, "outcome": self.outcome, "quantity": q.quantity, "comparison": q.comparison,
@@ -224,7 +226,7 @@ class FitResult:
 
         ``thresholds`` adds ``prob_hr_below_<t>`` columns for any HR threshold asked for.
         """
-        rows = [self._row(q, thresholds) for q in self.quantities]
+        rows = [self.row(q, thresholds) for q in self.quantities]
         extra = [c for c in rows[0] if c.startswith("prob_hr_below_") and c not in SUMMARY_COLUMNS]
         i = SUMMARY_COLUMNS.index("r_hat")
         df = pd.DataFrame(rows)
@@ -237,7 +239,7 @@ class FitResult:
 
     def pooled_hr(self) -> dict:
         """The pooled-effect row as a dict (HR scale at the edges)."""
-        return self._row(next(q for q in self.quantities if q.quantity == "pooled"))
+        return self.row(next(q for q in self.quantities if q.quantity == "pooled"))
 
     def prob_hr_below(self, threshold: float, quantity: str = "pooled") -> float:
         """Posterior probability that the HR of ``quantity`` is below ``threshold``."""

@@ -7,7 +7,7 @@ import pytest
 import sclcmeta as sm
 from sclcmeta.fitting import CompileCache
 from sclcmeta.paths import models_dir
-from sclcmeta.sensitivity import run_sensitivity
+from sclcmeta.analyses import run_sensitivity
 
 
 def test_exact_sensitivity_covers_every_prior_set_and_evidence_choice(evidence):

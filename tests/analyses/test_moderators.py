@@ -17,17 +17,19 @@ import sclcmeta as sm
 from sclcmeta.engine import GaussianModel, solve_exact
 from sclcmeta.engine.build import model_from_effects
 from sclcmeta.errors import ConvergenceWarning, EvidenceError, SpecError
-from sclcmeta.moderators import (
+from sclcmeta.evidence.backcalc import (
     BACK_CALCULATION_ASSUMPTIONS,
-    ModeratorResult,
     derive_complementary_subgroup,
-    ecological_effects,
-    interaction_effects,
     interaction_estimate,
-    moderator_inventory,
-    prognostic_effects,
     rounding_range,
 )
+from sclcmeta.evidence.inventory import moderator_inventory
+from sclcmeta.evidence.moderators import interaction_effects
+from sclcmeta.evidence.prognostic import ecological_effects, prognostic_effects
+from sclcmeta.report.figures import figures_for
+from sclcmeta.report.narrative import paragraph
+from sclcmeta.report.tables import extra_tables
+from sclcmeta.results.moderators import ModeratorResult
 from sclcmeta.paths import models_dir
 from sclcmeta.priors import default_prior_set
 
@@ -265,7 +267,7 @@ def test_bundled_q3_specs_run_and_report_their_quantities(evidence):
         assert (s["analysis"] == name).all() and res.primary in set(s["quantity"])
         p = res.pooled_hr()
         assert p["quantity"] == res.primary and p["hr_q2.5"] < p["hr_median"] < p["hr_q97.5"]
-        assert res.plain_language(evidence) and res.tables()
+        assert paragraph(res) and extra_tables(res)
         assert eval_pool_unique(res)
     liver = sm.run_spec(specs["q3_liver_interaction_os"], evidence)
     s = liver.summary().set_index("quantity")
@@ -276,15 +278,15 @@ def test_bundled_q3_specs_run_and_report_their_quantities(evidence):
     sub = sub[sub["quantity"] == "subgroup"]
     assert len(sub) == 2 and sub["comparison"].str.contains("with liver metastases").sum() == 1
     assert sub["evidence"].str.contains(r"derived\[").sum() == 1 and sub["prob_less_benefit"].isna().all()
-    text = liver.plain_language(evidence)
+    text = paragraph(liver)
     for phrase in ("P(less benefit with liver metastases)", "Single study", "Derived subgroup",
                    "Prognostic is not predictive", "not estimable"):
         assert phrase in text
     meta = sm.run_spec(specs["q3_prior_ici_metareg_os"], evidence)
-    assert "Ecological bias" in meta.plain_language(evidence)
+    assert "Ecological bias" in paragraph(meta)
     prog = sm.run_spec(specs["q3_liver_prognostic_os"], evidence)
-    assert "Prognostic is not predictive" in prog.plain_language(evidence)
-    figs = liver.figures()
+    assert "Prognostic is not predictive" in paragraph(prog)
+    figs = figures_for(liver)
     assert {"forest", "density"} <= set(figs) and all(v[:4] == b"\x89PNG" for v in figs.values())
 
 
@@ -294,7 +296,7 @@ def eval_pool_unique(res) -> bool:
 
 def test_q3_within_study_and_pooled_posteriors_have_the_expected_centre(evidence):
     res = sm.run_spec(_spec("q3_liver_interaction_os"), evidence)
-    study = next(res._row(q) for q in res.quantities if q.quantity == "study")
+    study = next(res.row(q) for q in res.quantities if q.quantity == "study")
     # k = 1: the within-study posterior is the data (flat-ish effect prior), centred at the derived ratio 1.27
     assert study["hr_median"] == pytest.approx(1.27, abs=0.01)
     assert study["hr_q2.5"] == pytest.approx(0.82, abs=0.02) and study["hr_q97.5"] == pytest.approx(1.97, abs=0.03)
@@ -303,7 +305,7 @@ def test_q3_within_study_and_pooled_posteriors_have_the_expected_centre(evidence
 
 
 def test_sensitivity_reruns_q3_specs_with_moderator_settings(evidence):
-    from sclcmeta.sensitivity import run_sensitivity
+    from sclcmeta.analyses import run_sensitivity
 
     sens = run_sensitivity(_spec("q3_liver_prognostic_os"), evidence=evidence, method="exact")
     t = sens.table.set_index("setting")

@@ -1,0 +1,77 @@
+"""What every analysis kind shares: fitting a spec's model under its inference settings, and the registry.
+
+Each analysis module (:mod:`.pairwise`, :mod:`.network`, :mod:`.moderators`) registers one class with the
+same small contract, looked up by :func:`analysis_for` from the spec's analysis kind
+(:func:`sclcmeta.vocabulary.analysis_kind`), never by inspecting attributes:
+
+``effects(spec, evidence, **overrides)``
+    the estimates the spec selects (errors name the spec file and key);
+``build(effects, spec)``
+    the Gaussian model of those estimates;
+``wrap(spec, raw, effects)``
+    the immutable result of one fitted model (sensitivity reruns use it);
+``run(spec, evidence, *, method, cache, progress)``
+    the full analysis (a network adds node-splits; an interaction adds the subgroup fits);
+``evidence_settings(spec, evidence)``
+    the kind's own evidence choices for the sensitivity table: ``[(label, description, effects)]``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from ..engine.build import model_from_effects
+from ..errors import ConvergenceWarning, SpecError
+from ..fitting import fit_model
+from ..spec import AnalysisSpec
+
+REGISTRY: dict[str, type] = {}
+
+
+def register(kind: str):
+    """Class decorator: the analysis implementation for ``kind`` (see module docstring)."""
+    def deco(cls):
+        REGISTRY[kind] = cls
+        cls.kind = kind
+        return cls
+    return deco
+
+
+def analysis_for(spec: AnalysisSpec):
+    """The registered analysis implementation of ``spec``'s kind."""
+    try:
+        return REGISTRY[spec.kind]
+    except KeyError:
+        raise SpecError(f"{spec.path}: no analysis is registered for kind {spec.kind!r}.") from None
+
+
+def fit_spec_model(model, spec: AnalysisSpec, *, method: str | None = None, priors=None, cache=None,
+                   progress: bool = False, seed_offset: int = 0):
+    """Fit ``model`` with the spec's inference settings (convergence warnings become marks on the result)."""
+    inf = spec.inference
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit_model(model, priors if priors is not None else spec.priors, method=method or inf["method"],
+                         draws=inf["draws"], tune=inf["tune"], chains=inf["chains"], seed=inf["seed"] + seed_offset,
+                         sampler=inf["sampler"], progress=progress, cache=cache)
+
+
+def build_pairwise(effects, spec: AnalysisSpec):
+    """The pairwise Gaussian model a spec's ``[model]`` table declares for ``effects``."""
+    m = spec.model
+    return model_from_effects(effects, m["type"], covariates=tuple(m.get("covariates", ())),
+                              design_bias=bool(m.get("design_bias", False)), where=f"{spec.path} [model]")
+
+
+def exact_cross_check(res) -> str:
+    """For an MCMC fit of a Gaussian model: its pooled quantiles next to the exact solver's, in one sentence."""
+    import numpy as np
+
+    if res.method != "mcmc" or "mu" not in res.model.coef_names or len(res.model.components) > 3:
+        return ""
+    ex = fit_model(res.model, res.priors, method="exact")
+    q = np.asarray(ex.exact.coef("mu").quantile([0.025, 0.5, 0.975]))
+    d = np.quantile(res.idata.posterior["b"].sel(coef="mu").values, [0.025, 0.5, 0.975])
+    diff = float(np.max(np.abs(q - d)))
+    return (f"exact solver cross-check: pooled log-HR quantiles (2.5/50/97.5%) MCMC {d[0]:.3f}/{d[1]:.3f}/{d[2]:.3f} "
+            f"vs exact {q[0]:.3f}/{q[1]:.3f}/{q[2]:.3f}; max abs difference {diff:.3f}")

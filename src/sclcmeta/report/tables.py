@@ -1,0 +1,84 @@
+"""Tables of the report beyond the summary: rank probabilities, league tables, moderator tables (singledispatch)."""
+
+from __future__ import annotations
+
+import math
+from functools import singledispatch
+
+import numpy as np
+import pandas as pd
+
+from ..evidence.backcalc import BACK_CALCULATION_ASSUMPTIONS
+from ..evidence.moderators import fmt_ci
+from ..results import FitResult
+from ..results.moderators import ModeratorResult
+from ..results.network import NetworkResult
+
+
+@singledispatch
+def extra_tables(res: FitResult) -> dict[str, pd.DataFrame]:
+    """Titled tables shown under an analysis' summary (none for a plain pairwise fit)."""
+    return {}
+
+
+@extra_tables.register
+def _(self: NetworkResult) -> dict[str, pd.DataFrame]:
+    out = {"Rank probabilities and SUCRA (rank 1 = lowest HR)": self.rank_probabilities(),
+           "League table (row vs column, HR median and 95% CrI)": self.league_table()}
+    if self.splits is not None and len(self.splits):
+        out["Node-splitting: direct vs indirect evidence"] = self.splits[
+            ["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1"]]
+    if not self.inconsistency_assessable:
+        out["Inconsistency"] = pd.DataFrame({"assessment": [
+            "not assessable: the network has no closed loops, so no comparison has both direct and indirect "
+            "evidence; a consistency-vs-UME DIC comparison cannot detect inconsistency here and is not shown"]})
+    elif self.ume_dic is not None:
+        out["Consistency vs unrelated mean effects (TSD4 DIC)"] = pd.DataFrame(
+            [{"model": "consistency", **self.consistency_dic}, {"model": "unrelated mean effects", **self.ume_dic}])
+    if self.assumptions:
+        out["Assumptions"] = pd.DataFrame({"assumption": self.assumptions})
+    return out
+
+
+@extra_tables.register
+def _(self: ModeratorResult) -> dict:
+    out: dict[str, pd.DataFrame] = {}
+    e = self.effects
+    if self.kind == "interaction":
+        mod = self.moderator
+        d = e.pairs
+        st = {q.comparison.split(":")[0]: self.row(q) for q in self.quantities if q.quantity == "study"}
+        rows = []
+        for r in d.itertuples():
+            s = st.get(r.study, {})
+            rows.append({
+                "study": r.study,
+                f"HR {mod.index_label}": r.txt_index,
+                f"source ({mod.index})": "derived" if r.derived_index else "reported",
+                f"HR {mod.reference_label}": r.txt_ref,
+                f"source ({mod.reference})": "derived" if r.derived_ref else "reported",
+                "ratio (95% CI)": fmt_ci(r.y, r.se),
+                "ratio range from printed rounding": (f"{math.exp(r.rounding_lo):.2f}-{math.exp(r.rounding_hi):.2f}"
+                                                      if pd.notna(r.rounding_lo) else ""),
+                "information share of derived": r.information_share, "patient share of derived": r.patient_share,
+                "P(ratio > 1) within study": s.get("prob_less_benefit", np.nan),
+                "evidence": f"{r.id_index} / {r.id_ref}",
+            })
+        out["Within-study subgroup estimates (derived = inverse-variance back-calculation)"] = pd.DataFrame(rows)
+        ps = [self.row(q) for q in self.quantities if q.quantity in ("interaction", "predictive", "study")]
+        out[f"P(less benefit {mod.index_label}) = P(ratio of HRs > 1)"] = pd.DataFrame([
+            {"quantity": r["quantity"], "comparison": r["comparison"], "ratio median": r["hr_median"],
+             "ratio q2.5": r["hr_q2.5"], "ratio q97.5": r["hr_q97.5"], "P(ratio < 1)": r["prob_hr_below_1"],
+             "P(ratio > 1): less benefit": r["prob_less_benefit"]} for r in ps])
+        if d["derived"].any():
+            out["Back-calculation assumptions"] = pd.DataFrame({"assumption": list(BACK_CALCULATION_ASSUMPTIONS)})
+        if self.inventory is not None:        # built from the evidence that was analysed
+            out["Moderators considered for Q3"] = self.inventory
+    elif self.kind == "prognostic":
+        c = e.candidates.copy()
+        c["HR (harmonized)"] = np.exp(c["y"])
+        out["Prognostic estimates considered"] = c[["study", "id", "population", "analysis", "levels", "hr", "ci",
+                                                    "HR (harmonized)", "flags", "status", "reason"]]
+    else:
+        out["Cohorts and covariate (ecological)"] = e.candidates
+    return out
