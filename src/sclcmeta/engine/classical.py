@@ -33,7 +33,7 @@ tau^2 estimators
 * ``"REML"`` (Viechtbauer 2005; Harville 1977) maximises
   l_R(t) = -1/2 [sum log(v_i + t) + log det(X'WX) + Q_gen(t)];
   score  1/2 [y'PPy - tr P];  SE(tau^2) = sqrt(2 / tr(PP)).
-* ``"FE"``  tau^2 fixed at 0 (common-effect / inverse-variance model).
+* ``"FE"``  tau^2 fixed at 0 (common-effect / inverse-variance model); ``tau2=`` fixes any other value.
 
 ML and REML are maximised over t >= 0: the log-likelihood is scanned on a geometric grid, and the
 best grid cell is refined by brentq on the score (or a bounded scalar minimisation when the score
@@ -97,7 +97,7 @@ The BCG vaccine trials (log risk ratios; metafor's ``dat.bcg``):
 0.3088
 >>> ablat = np.array([44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33])
 >>> reg = classical_fit(y, se, X=ablat, names=["ablat"])
->>> [round(b, 4) for b in reg.beta]
+>>> [round(float(b), 4) for b in reg.beta]
 [0.2515, -0.0291]
 """
 
@@ -490,7 +490,7 @@ def _pi_quantile(pi, k, p, level):
 
 
 def classical_fit(y, se, X=None, method: str = "REML", level: float = 0.95, *, names=None,
-                  pi: str = "z") -> ClassicalResult:
+                  pi: str = "z", tau2: float | None = None) -> ClassicalResult:
     """Fit the frequentist random-effects model (or meta-regression) and return a ClassicalResult.
 
     Parameters
@@ -508,6 +508,9 @@ def classical_fit(y, se, X=None, method: str = "REML", level: float = 0.95, *, n
         Names of the covariate columns.
     pi : {"z", "t"}
         Prediction-interval quantile: normal (metafor's default) or t on k - 2 df (Higgins et al. 2009).
+    tau2 : float, optional
+        Fix tau^2 at this value (>= 0) instead of estimating it, e.g. at a Bayesian posterior summary;
+        the result's ``method`` is then ``"fixed"`` and ``method`` is ignored.
 
     Raises
     ------
@@ -522,12 +525,18 @@ def classical_fit(y, se, X=None, method: str = "REML", level: float = 0.95, *, n
     >>> print(repr(res).splitlines()[0])
     Random-effects model (k = 4), frequentist companion (DL)
     """
+    if tau2 is not None:
+        if not (isinstance(tau2, (int, float, np.floating)) and np.isfinite(tau2) and tau2 >= 0):
+            raise ClassicalInputError(f"tau2={tau2!r} must be a finite number >= 0 (or None to estimate it).")
+        method = "FE"
     method, y, v, X, all_names = _check_inputs(y, se, X, names, method, level, pi)
     k, p = X.shape
     if pi == "t" and p == 1:
         _pi_quantile(pi, k, p, level)  # fail early with the explanation
 
-    if method == "FE":
+    if tau2 is not None:
+        method, tau2, converged = "fixed", float(tau2), True
+    elif method == "FE":
         tau2, converged = 0.0, True
     elif method == "DL":
         tau2, converged = _tau2_dl(y, v, X)
