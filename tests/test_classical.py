@@ -486,7 +486,7 @@ def test_fixed_tau2_reproduces_the_estimator_at_its_estimate():
     (dict(y=[0.1, 0.2], se=[0.1] * 2, pi="t"), "k - p - 1 >= 1"),
 ])
 def test_bad_input_raises_sclcmeta_error_with_a_fix(kwargs, fragment):
-    with pytest.raises(ClassicalInputError, match=None) as exc:
+    with pytest.raises(ClassicalInputError) as exc:
         classical_fit(**kwargs)
     assert isinstance(exc.value, SclcmetaError)
     assert fragment in str(exc.value)
@@ -506,10 +506,13 @@ def test_repr_and_tidy_frame():
     assert set(df["label"]) == {"frequentist companion"} and set(df["method"]) == {"REML"}
     row = df.set_index("quantity").loc["tau2"]
     assert row["estimate"] == r.tau2 and row["ci_low"] == r.tau2_ci_low
-    reg = classical_fit(BCG_Y, BCG_SE, X={"ablat": ABLAT}.get("ablat"), names=["ablat"])
+    reg = classical_fit(BCG_Y, BCG_SE, X=ABLAT, names=["ablat"])
     assert "residual I^2" in repr(reg) and "ablat" in repr(reg)
     with pytest.raises(ClassicalInputError, match="pass x_new"):
         reg.predict()
+    assert reg.predict([10.0, 20.0])["pred"].shape == (2,)  # one covariate: a 1-D x_new is one value per row
+    with pytest.raises(ClassicalInputError, match="without x_new"):
+        r.predict([1.0])
 
 
 def test_pandas_covariates_lend_their_names():

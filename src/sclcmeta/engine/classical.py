@@ -399,8 +399,11 @@ class ClassicalResult:
                     f"This fit has {m} covariate(s); pass x_new with {m} value(s) per row to predict.")
             x0 = np.ones((1, 1))
         else:
-            xn = np.asarray(x_new, dtype=float)
-            xn = xn.reshape(1, -1) if xn.ndim <= 1 and m != 1 else xn.reshape(-1, m) if m else xn
+            if not m:
+                raise ClassicalInputError("This fit has no covariates; call predict() without x_new.")
+            xn = np.atleast_1d(np.asarray(x_new, dtype=float))
+            if xn.ndim == 1:
+                xn = xn[:, None] if m == 1 else xn[None, :]
             if xn.ndim != 2 or xn.shape[1] != m or not np.all(np.isfinite(xn)):
                 raise ClassicalInputError(
                     f"x_new must hold finite values for the {m} covariate(s) {list(self.names[1:])} per row "
