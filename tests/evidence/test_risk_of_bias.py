@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import SEEDS
+from tests.conftest import SEEDS
 from sclcmeta.errors import EvidenceError
 from sclcmeta.evidence.risk_of_bias import (
     COLUMNS,
