@@ -19,7 +19,7 @@ EPILOG = """examples:
   sclcmeta data check                              validate the bundled tables, list flags
   sclcmeta data check my_review.csv                validate your own CSV (minimal import format)
   sclcmeta fit --data my_review.csv --method exact --json
-  sclcmeta fit models/q1_continuation_os.toml --prior tau=half_cauchy(0.5)
+  sclcmeta fit q1_continuation_os --prior 'tau=half_cauchy(0.5)'
   sclcmeta sensitivity models/q1_continuation_os.toml
 """
 
@@ -90,6 +90,12 @@ def _cmd_data_check(args) -> int:
     print(ev)
     for f in ev.flags:
         print(f"  flag {f}")
+    rob_path = getattr(args, "risk_of_bias", None)
+    if rob_path or not args.csv:
+        from .evidence.risk_of_bias import check_risk_of_bias
+
+        for line in check_risk_of_bias(ev, rob_path):
+            print(line)
     print(f"OK: {len(ev.data)} estimates valid; {len(ev.flags)} flag(s) to review (flags are kept with the rows).")
     return 0
 
@@ -302,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("csv", nargs="*", help="CSV files (full or minimal import format)")
     c.add_argument("--nodes", help="treatment-node table to check node names against")
     c.add_argument("--studies", help="study table")
+    c.add_argument("--risk-of-bias", help="risk-of-bias table to validate against the evidence (default for the "
+                                          "bundled data: data/risk_of_bias.csv)")
     c.set_defaults(func=_cmd_data_check)
     return p
 

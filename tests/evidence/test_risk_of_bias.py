@@ -108,7 +108,7 @@ def test_for_ids_keeps_the_order_given_and_marks_unknown_ids(rob):
 
 def test_check_summary_counts_assessments_and_lists_the_worst(evidence):
     lines = check_risk_of_bias(evidence)
-    assert lines[0].startswith("risk of bias: 36 assessments (17 ROBINS-I, 19 RoB2) covering 47 estimates")
+    assert lines[0].startswith("risk of bias: 41 assessments (17 ROBINS-I, 24 RoB2) covering 52 estimates")
     assert any(line.startswith("  [critical] gu2026_os_unadjusted") for line in lines)
 
 

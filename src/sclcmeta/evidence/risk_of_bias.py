@@ -312,7 +312,7 @@ def read_risk_of_bias(path: str | Path | None = None, evidence: EvidenceTable | 
 
 def check_risk_of_bias(evidence: EvidenceTable | pd.DataFrame | None = None, path: str | Path | None = None
                        ) -> list[str]:
-    """Summary lines for ``sclcmeta data check`` (not yet wired into the CLI).
+    """Summary lines for ``sclcmeta data check`` (which validates the table with them).
 
     Returns a count line, one line per overall judgement level, and one line per assessment at
     serious/critical/high risk or with no information. Raises :class:`EvidenceError` (every problem,
