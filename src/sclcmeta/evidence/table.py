@@ -255,6 +255,7 @@ def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None
                           "give every estimate its own id.")
     for i, r in df.iterrows():
         row = int(i) + 1
+        n_before = len(errors)
         if r["id"] == "":
             errors.append(f"{_where(file, row, 'id', '')}: empty id; give the row a unique id.")
         if not minimal:
@@ -307,10 +308,11 @@ def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None
         has_ci = lo is not None and hi is not None
         has_log = "log_hr" in nums and "se" in nums
         has_p = hr is not None and r.get("p_value", "") != ""
-        enc_errors = _check_encodings(r, nums, file, row, classic=has_ci or has_log or has_p)
-        errors.extend(enc_errors)
+        errors.extend(_check_encodings(r, nums, file, row, classic=has_ci or has_log or has_p))
         has_other = any(_present(r, nums)[k] for k in ("o_minus_e_v", "logrank_p_events", "medians_exponential"))
-        if not (has_ci or has_log or has_p or has_other or enc_errors):
+        # a row whose effect columns already drew an error (e.g. V not a number) needs no second message
+        effect_error = any(f"column '{c}'" in e for e in errors[n_before:] for c in _EFFECT_INPUTS)
+        if not (has_ci or has_log or has_p or has_other or effect_error):
             errors.append(f"{_where(file, row, 'hr', r.get('hr', ''))}: no usable estimate; give hr with ci_low "
                           "and ci_high, or log_hr with se, or hr with p_value, or o_minus_e with v, or logrank_p "
                           "with favours and the events (events_total, or events_treatment and "
