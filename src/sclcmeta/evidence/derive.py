@@ -122,9 +122,10 @@ def from_logrank_p(p: float, events_total: float, ratio: float = 1.0,
     ``O - E = z * sqrt(V)`` and then :func:`from_o_minus_e`: ``log hr = z / sqrt(V)``, ``se = 1 / sqrt(V)``.
 
     Source: Parmar, Torri & Stewart 1998 (Stat Med 17:2815-34), the estimate from a reported p-value and
-    the total number of events with the ratio of randomised patients; Tierney et al. 2007 (Trials 8:16)
-    give the same calculation in words and in their spreadsheet. The text of Parmar 1998 was not
-    available when this was written; the form implemented is the widely documented one above.
+    the total number of events with the ratio of randomised patients, and Tierney et al. 2007 (Trials
+    8:16), who translate Parmar's methods. Neither paper's full text was available when this was
+    written: the form implemented is the widely documented one above, not checked against the papers'
+    own equations.
 
     Raises ``ValueError`` for a p outside (0, 1), a non-positive event count or ratio, or no direction.
     """
@@ -157,9 +158,10 @@ def from_medians(median_treatment: float, median_comparator: float, events_treat
     ``var(log lambda) = 1 / E``, so ``var(log hr) = 1 / E_t + 1 / E_c``.
 
     **The weakest method**: it assumes constant hazards (no delayed or waning effect, no plateau), which
-    immunotherapy survival curves rarely satisfy; treat the result as a sensitivity estimate only. Tierney
-    et al. 2007 (Trials 8:16) do not recommend medians; Michiels et al. 2005 (Int J Technol Assess
-    Health Care 21:119-25) found that median-based meta-analyses do not reproduce IPD hazard ratios.
+    immunotherapy survival curves rarely satisfy; treat the result as a sensitivity estimate only.
+    Michiels et al. 2005 (Int J Technol Assess Health Care 21:119-25) found that meta-analyses based on
+    medians are not reasonable surrogates for those of IPD hazard ratios. The formula is the standard
+    exponential-model result, not one of Parmar 1998's or Tierney 2007's methods.
     """
     mt = _positive("The median of the treatment arm", median_treatment)
     mc = _positive("The median of the comparator arm", median_comparator)

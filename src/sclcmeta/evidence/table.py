@@ -56,8 +56,8 @@ class EvidenceTable:
     """Validated evidence rows with log HR and SE derived, plus flags and provenance.
 
     Build it with :func:`read_evidence`. ``data`` holds one row per reported estimate with the
-    original printed columns (strings) plus derived ``log_hr_``, ``se_``, ``se_method`` and
-    ``flags`` columns; ``studies`` and ``nodes`` are the optional study and node tables.
+    original printed columns (strings) plus derived ``log_hr_``, ``se_``, ``se_method``,
+    ``derivation`` (the extraction method used, see :data:`schema.DERIVATIONS`) and ``flags`` columns; ``studies`` and ``nodes`` are the optional study and node tables.
 
     Examples
     --------
@@ -514,8 +514,10 @@ def read_evidence(
     ----------
     paths
         Evidence CSV(s) in the full format (``data/evidence.csv``) or the minimal import format
-        (``study, treatment, comparator, outcome, hr, ci_low, ci_high`` or ``log_hr, se``).
-        ``None`` reads the bundled tables, with their study and node tables.
+        (``study, treatment, comparator, outcome, hr, ci_low, ci_high`` or ``log_hr, se``, or any
+        encoding of :data:`schema.MINIMAL_EFFECT_GROUPS`: log-rank ``o_minus_e, v``, a ``logrank_p``
+        with ``favours`` and the events, or the medians with the events per arm; see
+        ``data/README.md`` 1.4 and 2.3). ``None`` reads the bundled tables, with their study and node tables.
     studies, nodes
         Optional study and treatment-node tables. With a node table, every treatment node is checked.
 
