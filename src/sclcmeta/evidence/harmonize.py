@@ -252,7 +252,7 @@ def select_estimates(
     from . import schema
 
     known = set(schema.FULL_REQUIRED) | set(schema.OPTIONAL) | set(schema.EFFECT_COLUMNS) | {
-        "study", "file_", "row_", "log_hr_", "se_", "se_method", "flags", "patient_pool", "_rank"}
+        "study", "file_", "row_", "log_hr_", "se_", "se_method", "derivation", "alternatives_", "flags", "patient_pool", "_rank"}
     for col in sel.columns:
         if col in known or col in out.columns:
             continue

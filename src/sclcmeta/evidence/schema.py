@@ -1,8 +1,8 @@
 """Column dictionary of the evidence tables (the single source of truth for validation).
 
 The full format (``data/evidence.csv``) carries provenance on every row; the minimal import format
-(``study, treatment, comparator, outcome, hr, ci_low, ci_high`` or ``log_hr, se``) is what a user
-can bring from their own review. ``data/README.md`` documents the same columns for people.
+(``study, treatment, comparator, outcome, hr, ci_low, ci_high`` or ``log_hr, se``, or one of the
+extraction encodings of Parmar 1998 / Tierney 2007 below) is what a user can bring from their own review. ``data/README.md`` documents the same columns for people.
 """
 
 from __future__ import annotations
@@ -22,17 +22,44 @@ FULL_REQUIRED = (
 PROVENANCE = ("source", "location", "quote")
 #: Effect columns; a row needs hr + (ci_low, ci_high) or log_hr + se or hr + p_value.
 EFFECT_COLUMNS = ("hr", "ci_low", "ci_high", "ci_level", "p_value", "log_hr", "se")
+#: Columns of the other extraction encodings (Parmar 1998; Tierney 2007): log-rank O - E and V, a
+#: log-rank p with the events (total with the allocation ratio, or per arm) and the direction it
+#: favours (a p-value has no sign), and the events per arm that the medians method needs.
+DERIVATION_COLUMNS = (
+    "o_minus_e", "v", "logrank_p", "events_total", "events_treatment", "events_comparator",
+    "allocation_ratio", "favours",
+)
+#: Values of ``favours``: the arm a log-rank p-value points to.
+FAVOURS = ("treatment", "comparator")
+#: Columns that must be > 0 when given.
+POSITIVE_COLUMNS = (
+    "hr", "ci_low", "ci_high", "se", "v", "events_total", "events_treatment", "events_comparator",
+    "allocation_ratio", "median_treatment", "median_comparator",
+)
 NUMERIC_COLUMNS = (
     "hr", "ci_low", "ci_high", "ci_level", "log_hr", "se",
     "n_treatment", "n_comparator", "n_total", "median_treatment", "median_comparator",
+    "o_minus_e", "v", "events_total", "events_treatment", "events_comparator", "allocation_ratio",
 )
 OPTIONAL = (
     "cited_reference", "cited_doi", "factor", "n_treatment", "n_comparator", "n_total",
     "median_treatment", "median_comparator", "notes", "curator_flags", "derived_from", "preferred",
+) + DERIVATION_COLUMNS
+#: How ``log_hr_``/``se_`` of a row were obtained (column ``derivation`` after loading), strongest first.
+DERIVATIONS = (
+    "log_hr_se", "ci", "ci_midpoint", "o_minus_e_v", "logrank_p_events", "hr_p", "hr_p_bound",
+    "medians_exponential", "unusable",
 )
-#: Minimal import format: required columns (one of the two effect groups must be present too).
+#: Minimal import format: required columns (one of the effect groups must be present too).
 MINIMAL_REQUIRED = ("study", "treatment", "comparator", "outcome")
-MINIMAL_EFFECT_GROUPS = (("hr", "ci_low", "ci_high"), ("log_hr", "se"))
+MINIMAL_EFFECT_GROUPS = (
+    ("hr", "ci_low", "ci_high"),
+    ("log_hr", "se"),
+    ("o_minus_e", "v"),
+    ("logrank_p", "favours", "events_total"),
+    ("logrank_p", "favours", "events_treatment", "events_comparator"),
+    ("median_treatment", "median_comparator", "events_treatment", "events_comparator"),
+)
 
 #: Allowed values of categorical columns (checked row by row).
 CATEGORIES = {

@@ -21,6 +21,10 @@ from . import schema
 from .derive import (
     Printed,
     ci_symmetric_within_rounding,
+    from_logrank_p,
+    from_logrank_p_arm_events,
+    from_medians,
+    from_o_minus_e,
     log_asymmetry,
     p_consistent_with_ci,
     p_from_log_hr,
@@ -53,8 +57,8 @@ class EvidenceTable:
     """Validated evidence rows with log HR and SE derived, plus flags and provenance.
 
     Build it with :func:`read_evidence`. ``data`` holds one row per reported estimate with the
-    original printed columns (strings) plus derived ``log_hr_``, ``se_``, ``se_method`` and
-    ``flags`` columns; ``studies`` and ``nodes`` are the optional study and node tables.
+    original printed columns (strings) plus derived ``log_hr_``, ``se_``, ``se_method``,
+    ``derivation`` (the extraction method used, see :data:`schema.DERIVATIONS`) and ``flags`` columns; ``studies`` and ``nodes`` are the optional study and node tables.
 
     Examples
     --------
@@ -135,11 +139,12 @@ def _minimal_to_full(df: pd.DataFrame, file: str) -> pd.DataFrame:
     if missing or not any(has_group):
         need = list(missing)
         if not any(has_group):
-            need.append("hr, ci_low, ci_high (or log_hr, se)")
+            need.append("hr, ci_low, ci_high (or log_hr, se) or another encoding of the effect")
+        groups = "; ".join(", ".join(g) for g in schema.MINIMAL_EFFECT_GROUPS)
         raise EvidenceError(
             f"{file}: missing required column(s) {', '.join(need)}. The minimal import format is "
-            "'study, treatment, comparator, outcome, hr, ci_low, ci_high' (or 'log_hr, se' in place "
-            "of the HR and bounds); add the missing column(s) to the header."
+            "'study, treatment, comparator, outcome' plus one set of effect columns, any of: "
+            f"{groups} (see data/README.md section 1.4); add the missing column(s) to the header."
         )
     out = df.copy()
     ids = []
@@ -159,6 +164,77 @@ def _minimal_to_full(df: pd.DataFrame, file: str) -> pd.DataFrame:
     return out
 
 
+#: Every column an effect can be derived from (filled with "" when a file lacks it).
+_EFFECT_INPUTS = schema.EFFECT_COLUMNS + schema.DERIVATION_COLUMNS + ("median_treatment", "median_comparator")
+#: Two encodings of one row disagree "beyond rounding" when their log HRs differ by more than this
+#: (about 5% on the HR scale) or their SEs by more than a factor of 1.25 (log-rank and Cox estimates of
+#: the same trial usually agree far closer; rounding of printed O - E, V or p moves them much less).
+ALTERNATIVE_TOL_LOG_HR = 0.05
+ALTERNATIVE_TOL_SE_RATIO = 1.25
+_CLASSIC = ("log_hr_se", "ci", "ci_midpoint", "hr_p", "hr_p_bound")
+_SE_METHOD = {"log_hr_se": "given", "hr_p": "p_value", "hr_p_bound": "p_bound"}
+
+
+def _present(r: pd.Series, nums: dict[str, float]) -> dict[str, bool]:
+    """Which of the non-classic encodings a validated row carries completely."""
+    per_arm = "events_treatment" in nums and "events_comparator" in nums
+    return {
+        "o_minus_e_v": "o_minus_e" in nums and "v" in nums,
+        "logrank_p_events": (r.get("logrank_p", "") != "" and r.get("favours", "") in schema.FAVOURS
+                             and ("events_total" in nums or per_arm)),
+        "medians_exponential": per_arm and "median_treatment" in nums and "median_comparator" in nums,
+    }
+
+
+def _check_encodings(r: pd.Series, nums: dict[str, float], file: str, row: int, classic: bool) -> list[str]:
+    """Errors for the O - E/V, log-rank and medians columns of one row (incomplete or invalid)."""
+    errors: list[str] = []
+    oe, v = r.get("o_minus_e", ""), r.get("v", "")
+    if (oe != "") != (v != ""):
+        gap = "v" if v == "" else "o_minus_e"
+        errors.append(f"{_where(file, row, gap, '')}: O - E and V come as a pair; give both o_minus_e and v "
+                      "(the log-rank observed minus expected events of the treatment arm and its variance).")
+    fav = r.get("favours", "")
+    if fav != "" and fav not in schema.FAVOURS:
+        errors.append(f"{_where(file, row, 'favours', fav)}: not a direction; use one of "
+                      f"{', '.join(schema.FAVOURS)} (the arm the log-rank p-value favours).")
+    lp = r.get("logrank_p", "")
+    per_arm = "events_treatment" in nums and "events_comparator" in nums
+    if lp != "":
+        try:
+            value, op = parse_p(lp)
+        except ValueError:
+            errors.append(f"{_where(file, row, 'logrank_p', lp)}: not a p-value; write e.g. 0.003 or <0.001.")
+        else:
+            if not 0.0 < value < 1.0:
+                errors.append(f"{_where(file, row, 'logrank_p', lp)}: a log-rank p-value must lie strictly "
+                              "between 0 and 1 to give an estimate.")
+            elif op in (">", ">="):
+                errors.append(f"{_where(file, row, 'logrank_p', lp)}: a p printed as a lower bound gives no "
+                              "estimate; give the exact p, or leave logrank_p empty.")
+        if fav == "":
+            errors.append(f"{_where(file, row, 'favours', '')}: a log-rank p-value has no sign; say which arm "
+                          f"it favours ({' or '.join(schema.FAVOURS)}).")
+        if "events_total" not in nums and not per_arm:
+            errors.append(f"{_where(file, row, 'events_total', r.get('events_total', ''))}: a log-rank p-value "
+                          "needs the number of events: events_total (with allocation_ratio if not 1:1), or "
+                          "events_treatment and events_comparator.")
+        if "events_total" in nums and per_arm and \
+                abs(nums["events_total"] - nums["events_treatment"] - nums["events_comparator"]) > 0.5:
+            errors.append(f"{_where(file, row, 'events_total', r['events_total'])}: not the sum of "
+                          f"events_treatment {r['events_treatment']} and events_comparator "
+                          f"{r['events_comparator']}; check the counts.")
+    attempted = oe != "" or v != "" or lp != ""
+    med_cols = ("median_treatment", "median_comparator", "events_treatment", "events_comparator")
+    if not (classic or attempted) and any(r.get(c, "") != "" for c in med_cols):
+        for c in med_cols:
+            if r.get(c, "") == "":
+                errors.append(f"{_where(file, row, c, '')}: the medians method (exponential survival) needs "
+                              "both medians and both event counts (median_treatment, median_comparator, "
+                              "events_treatment, events_comparator); give the missing one or another encoding.")
+    return errors
+
+
 def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None) -> list[str]:
     errors: list[str] = []
     required = schema.MINIMAL_REQUIRED if minimal else schema.FULL_REQUIRED
@@ -166,7 +242,7 @@ def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None
     if missing:
         return [f"{file}: missing required column(s) {', '.join(missing)}; add them to the header "
                 f"(see data/README.md for the column dictionary)."]
-    for c in schema.EFFECT_COLUMNS:
+    for c in _EFFECT_INPUTS:
         if c not in df.columns:
             df[c] = ""
     dup = df["id"][df["id"].duplicated(keep=False) & (df["id"] != "")]
@@ -177,6 +253,7 @@ def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None
                           "give every estimate its own id.")
     for i, r in df.iterrows():
         row = int(i) + 1
+        n_before = len(errors)
         if r["id"] == "":
             errors.append(f"{_where(file, row, 'id', '')}: empty id; give the row a unique id.")
         if not minimal:
@@ -203,10 +280,12 @@ def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None
                 errors.append(f"{_where(file, row, c, v)}: not a finite number.")
                 continue
             nums[c] = x
-        for c in ("hr", "ci_low", "ci_high", "se"):
+        for c in schema.POSITIVE_COLUMNS:
             if c in nums and nums[c] <= 0:
-                errors.append(f"{_where(file, row, c, r[c])}: must be positive (hazard ratios and their bounds "
-                              "are > 0; write a log HR in 'log_hr' instead).")
+                why = ("hazard ratios and their bounds are > 0; write a log HR in 'log_hr' instead"
+                       if c in ("hr", "ci_low", "ci_high", "se") else
+                       "a log-rank variance, an event count, an allocation ratio and a median are > 0")
+                errors.append(f"{_where(file, row, c, r[c])}: must be positive ({why}).")
         if "ci_level" in nums and not 0 < nums["ci_level"] < 1:
             errors.append(f"{_where(file, row, 'ci_level', r['ci_level'])}: CI level must be a proportion "
                           "such as 0.95 (not 95).")
@@ -227,9 +306,15 @@ def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None
         has_ci = lo is not None and hi is not None
         has_log = "log_hr" in nums and "se" in nums
         has_p = hr is not None and r.get("p_value", "") != ""
-        if not (has_ci or has_log or has_p):
+        errors.extend(_check_encodings(r, nums, file, row, classic=has_ci or has_log or has_p))
+        has_other = any(_present(r, nums)[k] for k in ("o_minus_e_v", "logrank_p_events", "medians_exponential"))
+        # a row whose effect columns already drew an error (e.g. V not a number) needs no second message
+        effect_error = any(f"column '{c}'" in e for e in errors[n_before:] for c in _EFFECT_INPUTS)
+        if not (has_ci or has_log or has_p or has_other or effect_error):
             errors.append(f"{_where(file, row, 'hr', r.get('hr', ''))}: no usable estimate; give hr with ci_low "
-                          "and ci_high, or log_hr with se, or hr with p_value.")
+                          "and ci_high, or log_hr with se, or hr with p_value, or o_minus_e with v, or logrank_p "
+                          "with favours and the events (events_total, or events_treatment and "
+                          "events_comparator), or both medians with the events in each arm.")
         if nodes is not None and r.get("kind") in ("treatment_effect", "subgroup_treatment_effect"):
             for c in ("treatment", "comparator"):
                 if r[c] not in nodes:
@@ -238,38 +323,86 @@ def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None
     return errors
 
 
-def _derive(df: pd.DataFrame) -> pd.DataFrame:
-    """Add ``log_hr_``, ``se_`` and ``se_method`` (validated input assumed)."""
-    log_hr, se, method = [], [], []
-    for _, r in df.iterrows():
-        level = float(r["ci_level"]) if r["ci_level"] != "" else 0.95
-        if r["log_hr"] != "" and r["se"] != "":
-            log_hr.append(float(r["log_hr"]))
-            se.append(float(r["se"]))
-            method.append("given")
-        elif r["ci_low"] != "" and r["ci_high"] != "":
-            lo, hi = float(r["ci_low"]), float(r["ci_high"])
-            se.append(se_from_ci(lo, hi, level))
-            if r["hr"] != "":
-                log_hr.append(math.log(float(r["hr"])))
-                method.append("ci")
-            else:
-                log_hr.append(0.5 * (math.log(lo) + math.log(hi)))
-                method.append("ci_midpoint")
+def _encodings(r: pd.Series) -> list[tuple[str, float, float]]:
+    """Every ``(derivation, log_hr, se)`` a validated row supports, strongest first.
+
+    Order: ``log_hr_se`` (given), a CI (``ci``/``ci_midpoint``), log-rank ``O - E`` and ``V``, a
+    log-rank p with the events, HR with p (``hr_p``/``hr_p_bound``), medians under exponential
+    survival. ``unusable`` (a p that gives no SE) is last: any other encoding beats it.
+    """
+    out: list[tuple[str, float, float]] = []
+    num = {c: float(r[c]) for c in _EFFECT_INPUTS if c not in ("p_value", "logrank_p", "favours") and r[c] != ""}
+    if "log_hr" in num and "se" in num:
+        out.append(("log_hr_se", num["log_hr"], num["se"]))
+    if "ci_low" in num and "ci_high" in num:
+        lo, hi = num["ci_low"], num["ci_high"]
+        s = se_from_ci(lo, hi, num.get("ci_level", 0.95))
+        if "hr" in num:
+            out.append(("ci", math.log(num["hr"]), s))
         else:
-            hr = float(r["hr"])
-            p, op = parse_p(r["p_value"])
-            log_hr.append(math.log(hr))
-            if p <= 0 or p >= 1 or hr == 1:
-                se.append(float("nan"))
-                method.append("unusable")
-            else:
-                se.append(se_from_p(hr, p))
-                method.append("p_value" if op == "=" else "p_bound")
+            out.append(("ci_midpoint", 0.5 * (math.log(lo) + math.log(hi)), s))
+    if "o_minus_e" in num and "v" in num:
+        out.append(("o_minus_e_v", *from_o_minus_e(num["o_minus_e"], num["v"])))
+    if r["logrank_p"] != "":
+        p, _ = parse_p(r["logrank_p"])
+        if "events_treatment" in num and "events_comparator" in num:
+            b, s = from_logrank_p_arm_events(p, num["events_treatment"], num["events_comparator"], r["favours"])
+        else:
+            b, s = from_logrank_p(p, num["events_total"], num.get("allocation_ratio", 1.0), r["favours"])
+        out.append(("logrank_p_events", b, s))
+    unusable = None
+    if "hr" in num and r["p_value"] != "":
+        hr = num["hr"]
+        p, op = parse_p(r["p_value"])
+        if p <= 0 or p >= 1 or hr == 1:
+            unusable = ("unusable", math.log(hr), float("nan"))
+        else:
+            out.append(("hr_p" if op == "=" else "hr_p_bound", math.log(hr), se_from_p(hr, p)))
+    if all(c in num for c in ("median_treatment", "median_comparator", "events_treatment", "events_comparator")):
+        out.append(("medians_exponential", *from_medians(num["median_treatment"], num["median_comparator"],
+                                                         num["events_treatment"], num["events_comparator"])))
+    if unusable is not None:
+        out.append(unusable)
+    return out
+
+
+def _disagreeing(chosen: tuple[str, float, float], others: list[tuple[str, float, float]]) -> str:
+    """Text naming the other encodings of a row that disagree with the chosen one beyond rounding."""
+    name, b, s = chosen
+    msgs = []
+    for alt, b2, s2 in others:
+        if name in _CLASSIC and alt in _CLASSIC:  # CI vs HR with p: the p_inconsistent check covers it
+            continue
+        if not (math.isfinite(s) and math.isfinite(s2)):
+            continue
+        if abs(b2 - b) > ALTERNATIVE_TOL_LOG_HR or max(s2 / s, s / s2) > ALTERNATIVE_TOL_SE_RATIO:
+            msgs.append(f"{alt} gives HR {math.exp(b2):.3g} (SE {s2:.3g})")
+    return "; ".join(msgs)
+
+
+def _derive(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``log_hr_``, ``se_``, ``se_method``, ``derivation`` (validated input assumed).
+
+    ``derivation`` names the encoding used (:data:`schema.DERIVATIONS`); ``se_method`` keeps its older
+    vocabulary (``given``, ``ci``, ``ci_midpoint``, ``p_value``, ``p_bound``, ``unusable``) and takes the
+    ``derivation`` name for the newer encodings. ``alternatives_`` lists other encodings of the same row
+    that disagree with the chosen one beyond rounding (flag ``derivation_alternatives``).
+    """
+    log_hr, se, method, derivation, alternatives = [], [], [], [], []
+    for _, r in df.iterrows():
+        encs = _encodings(r)
+        chosen = encs[0]
+        derivation.append(chosen[0])
+        method.append(_SE_METHOD.get(chosen[0], chosen[0]))
+        log_hr.append(chosen[1])
+        se.append(chosen[2])
+        alternatives.append(_disagreeing(chosen, encs[1:]))
     out = df.copy()
     out["log_hr_"] = log_hr
     out["se_"] = se
     out["se_method"] = method
+    out["derivation"] = derivation
+    out["alternatives_"] = alternatives
     return out
 
 
@@ -287,6 +420,26 @@ def _flags(df: pd.DataFrame) -> list[Flag]:
                                                 f"(no CI printed).{extra}"))
         if r["se_method"] == "ci_midpoint":
             flags.append(Flag("hr_from_ci", rid, "no HR printed; log HR taken as the midpoint of the log CI."))
+        if r["derivation"] == "logrank_p_events":
+            events = (f"events {r['events_treatment']} vs {r['events_comparator']}"
+                      if r["events_treatment"] != "" and r["events_comparator"] != "" else
+                      f"{r['events_total']} events, allocation {r['allocation_ratio'] or '1'}:1")
+            bound = (" The p is printed as a bound, so |log HR| is a lower bound (biased towards no effect)."
+                     if parse_p(r["logrank_p"])[1] != "=" else "")
+            flags.append(Flag("se_from_logrank_p", rid,
+                              f"log HR and SE derived from the log-rank p {r['logrank_p']} favouring the "
+                              f"{r['favours']} and {events} (Parmar 1998; Tierney 2007); no HR with CI "
+                              f"used.{bound}"))
+        if r["derivation"] == "medians_exponential":
+            flags.append(Flag("hr_from_medians", rid,
+                              f"HR {math.exp(r['log_hr_']):.3g} is the ratio of the medians "
+                              f"({r['median_comparator']} / {r['median_treatment']} months) with variance "
+                              "1/E_t + 1/E_c: the weakest method; it assumes exponential survival; treat as a "
+                              "sensitivity estimate."))
+        if r["alternatives_"]:
+            flags.append(Flag("derivation_alternatives", rid,
+                              f"derived from {r['derivation']} (HR {math.exp(r['log_hr_']):.3g}, SE "
+                              f"{r['se_']:.3g}), but {r['alternatives_']}; check the transcription of both."))
         if r["hr"] != "" and r["ci_low"] != "" and r["ci_high"] != "":
             hr, lo, hi = (Printed.parse(r[c]) for c in ("hr", "ci_low", "ci_high"))
             if not ci_symmetric_within_rounding(hr, lo, hi):
@@ -359,8 +512,10 @@ def read_evidence(
     ----------
     paths
         Evidence CSV(s) in the full format (``data/evidence.csv``) or the minimal import format
-        (``study, treatment, comparator, outcome, hr, ci_low, ci_high`` or ``log_hr, se``).
-        ``None`` reads the bundled tables, with their study and node tables.
+        (``study, treatment, comparator, outcome, hr, ci_low, ci_high`` or ``log_hr, se``, or any
+        encoding of :data:`schema.MINIMAL_EFFECT_GROUPS`: log-rank ``o_minus_e, v``, a ``logrank_p``
+        with ``favours`` and the events, or the medians with the events per arm; see
+        ``data/README.md`` 1.4 and 2.3). ``None`` reads the bundled tables, with their study and node tables.
     studies, nodes
         Optional study and treatment-node tables. With a node table, every treatment node is checked.
 
