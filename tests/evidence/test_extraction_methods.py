@@ -85,7 +85,7 @@ def test_logrank_p_from_a_wald_z_recovers_the_log_hr(b, s, r):
     # a Wald z = |b| / s gives p; events E = V (1 + r)^2 / r with V = 1 / s^2 give V back, so the
     # method returns |log HR| = z / sqrt(V) = |b| and SE = s, signed by the arm the test favours
     p = 2 * stats.norm.sf(abs(b) / s)
-    if not 1e-12 < p < 1 - 1e-9:
+    if not 1e-12 < p < 0.99:   # near p = 1, z = Phi^-1(1 - p/2) keeps only ~eps/(1 - p) relative precision
         return
     events = (1.0 / s**2) * (1 + r) ** 2 / r
     b2, s2 = from_logrank_p(p, events, ratio=r, favours="treatment" if b < 0 else "comparator")
