@@ -29,9 +29,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Mapping
 
 import numpy as np
+from pydantic import (BaseModel, ConfigDict, PlainValidator, StrictStr, ValidationError, ValidationInfo,
+                      field_validator)
+from pydantic_core import PydanticCustomError
 from scipy import stats
 
 from .errors import PriorError
@@ -264,8 +267,177 @@ def _check_group(name: str, prior: Prior, where: str) -> None:
                          f"prior; got {prior}. Use one of {', '.join(fams)}.")
 
 
+# -- prior-set files and prior values read from TOML (typed models; shared with sclcmeta.spec) ---------
+
+#: Largest magnitude a hyperparameter read from a file may have. On the log-HR scale anything near it is
+#: already flat (normal(0, 10) spans HR 1e-9..1e9), so a larger number is a typo or a units mistake.
+MAX_HYPERPARAMETER = 1e6
+
+
+def _one(v) -> str:
+    return " (one value in quotes, not a list)" if isinstance(v, list) else ""
+
+
+def _type_name(v) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a table"}.get(type(v), type(v).__name__)
+
+
+def _shown(v) -> str:
+    r = ("true" if v else "false") if isinstance(v, bool) else repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _prior_input(v):
+    """A prior as TOML gives it: text ``"half_normal(0.5)"`` or a table ``{family = "normal", sd = 1}``."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, Mapping):
+        bad = [k for k, x in v.items() if k != "family" and (isinstance(x, bool) or not isinstance(x, (int, float)))]
+        if not isinstance(v.get("family"), str):
+            raise PydanticCustomError("sclcmeta_prior_table", "a prior table needs family = \"<name>\" (text); got {got}; "
+                                      "write e.g. { family = \"normal\", mean = 0, sd = 1 }.",
+                                      {"got": _shown(v.get("family"))})
+        if bad:
+            raise PydanticCustomError("sclcmeta_prior_table", "hyperparameter {key} must be a number; got {got}; write e.g. {key} = 1.",
+                                      {"key": bad[0], "got": _shown(v[bad[0]])})
+        return dict(v)
+    raise PydanticCustomError("sclcmeta_prior_type", "must be prior text in quotes, e.g. \"half_normal(0.5)\" or "
+                              "\"normal(0, 1)\" (or a table { family = \"normal\", sd = 1 }); got {got} ({kind}).",
+                              {"got": _shown(v), "kind": _type_name(v)})
+
+
+#: A prior value in a TOML file (validated for shape; parsed by :func:`checked_prior`).
+PriorValue = Annotated[object, PlainValidator(_prior_input)]
+
+
+def checked_prior(value, name: str) -> Prior:
+    """Parse a prior read from a file for target ``name``: family, finite and not absurdly large
+    hyperparameters (|x| <= :data:`MAX_HYPERPARAMETER`), and the right group (real-line or scale).
+
+    Raises :class:`PriorError` with a message that does not name the file (the caller adds it).
+    """
+    try:
+        prior = parse_prior(value, where="")
+    except PriorError as exc:
+        raise PriorError(str(exc).removeprefix(": ")) from None
+    for n, v in prior.params:
+        if abs(v) > MAX_HYPERPARAMETER:
+            raise PriorError(f"{prior.family}(): {n} = {v:g} is implausibly large (|value| > {MAX_HYPERPARAMETER:g}); "
+                             f"use a value of at most {MAX_HYPERPARAMETER:g} (normal(0, 10) is already near-flat "
+                             "on the log-HR scale).")
+    try:
+        _check_group(name, prior, "")
+    except PriorError as exc:
+        raise PriorError(str(exc).removeprefix(": ")) from None
+    return prior
+
+
+def _checked_field(v, info):
+    if v is None:
+        return v
+    try:
+        return checked_prior(v, info.field_name)
+    except PriorError as exc:
+        raise PydanticCustomError("sclcmeta_prior_value", "{msg}", {"msg": str(exc)}) from None
+
+
+class PriorTargetsTable(BaseModel):
+    """``[priors]`` of a prior-set file: one optional prior per target (parsed into :class:`Prior`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    effect: PriorValue | None = None
+    tau: PriorValue | None = None
+    beta: PriorValue | None = None
+    omega: PriorValue | None = None
+    bias: PriorValue | None = None
+    class_sd: PriorValue | None = None
+
+    @field_validator(*PRIOR_TARGETS)
+    @classmethod
+    def _parse(cls, v, info: ValidationInfo):
+        return _checked_field(v, info)
+
+
+class PriorSetFile(BaseModel):
+    """A prior-set file (``models/priors/*.toml``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: StrictStr = ""
+    description: StrictStr = ""
+    source: StrictStr = ""
+    priors: PriorTargetsTable = PriorTargetsTable()
+
+
+def _joined(names) -> str:
+    return ", ".join(str(n) for n in names)
+
+
+def validation_problems(exc: ValidationError, models: Mapping[str, type[BaseModel]] | None = None,
+                        override=None) -> list[str]:
+    """One ``"[table.key] what is wrong; how to fix it"`` line per error of a TOML document's model.
+
+    ``models`` maps a table name to its model (for the valid keys of an unknown-key error; ``""`` is the
+    top level); ``override(error, keys, item)`` may word an error itself (return ``None`` to use the
+    generic wording; ``keys`` are the table and key names of ``error["loc"]``, ``item`` e.g. ``" item 2"``). Shared by :func:`load_prior_set` and :func:`sclcmeta.spec.load_spec`.
+    """
+    models = models or {}
+    out = []
+    for e in exc.errors():
+        loc = tuple(e["loc"])
+        keys = [str(x) for x in loc if not isinstance(x, int)]
+        items = [x for x in loc if isinstance(x, int)]
+        path = ".".join(keys)
+        item = f" item {items[0] + 1}" if items else ""
+        v, t = e.get("input"), e["type"]
+        text = override(e, keys, item) if override else None
+        if text:
+            pass
+        elif t == "extra_forbidden":
+            parent = ".".join(keys[:-1])
+            valid = sorted(models[parent].model_fields) if parent in models else []
+            if not parent:
+                text = f"[{path}] unknown table or key; valid: {_joined(valid)}."
+            else:
+                text = f"[{path}] unknown key; valid keys in [{parent}]: {_joined(valid)}."
+        elif t == "missing":
+            text = f"[{path}] missing; add {keys[-1]} = ... to [{'.'.join(keys[:-1]) or 'the file'}]."
+        elif t.startswith("sclcmeta_"):  # our own validators: the message says it all
+            text = f"[{path}] {e['msg']}"
+        elif t == "string_type":
+            quoted = f'"{v}"'
+            text = (f"[{path}]{item} must be text in quotes; got {_shown(v)} ({_type_name(v)}); write "
+                    f"{keys[-1]} = {f'[{quoted}]' if item else quoted}.")
+        elif t == "list_type":
+            text = (f"[{path}] must be a list of strings (or one string); got {_shown(v)} ({_type_name(v)}); "
+                    f"write e.g. {keys[-1]} = [\"...\"].")
+        elif t in ("int_type", "int_parsing"):
+            text = f"[{path}] must be a whole number without quotes (not true/false); got {_shown(v)} ({_type_name(v)})."
+        elif t in ("bool_type", "bool_parsing"):
+            text = f"[{path}] must be true or false (no quotes); got {_shown(v)} ({_type_name(v)})."
+        elif t in ("dict_type", "model_type", "model_attributes_type"):
+            text = f"[{path}] must be a table ([{path}] with keys, or {{ key = value }}); got {_shown(v)} ({_type_name(v)})."
+        elif t in ("float_type", "finite_number"):
+            text = f"[{path}] must be a finite number; got {_shown(v)} ({_type_name(v)})."
+        elif t in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            c = e.get("ctx", {})
+            lo, hi = c.get("ge", c.get("gt")), c.get("le", c.get("lt"))
+            text = f"[{path}] out of range: {e['msg'].removeprefix('Input should be ')}; got {_shown(v)}."
+            if lo is not None and hi is not None:
+                text = f"[{path}] must be between {lo} and {hi}; got {_shown(v)}."
+        elif t == "literal_error":
+            text = f"[{path}]{item} must be {e.get('ctx', {}).get('expected', '?')}; got {_shown(v)}{_one(v)}."
+        else:
+            text = f"[{path}]{item} {e['msg']}; got {_shown(v)}."
+        out.append(text)
+    return out
+
+
 def load_prior_set(path: str | Path) -> PriorSet:
-    """Read a prior set from TOML (``models/priors/*.toml``); unknown keys are errors."""
+    """Read a prior set from TOML (``models/priors/*.toml``); unknown keys, non-text priors, non-finite or
+    absurdly large hyperparameters are errors naming the file and the key (all problems at once)."""
     from .paths import models_dir
 
     p = Path(path)
@@ -278,25 +450,21 @@ def load_prior_set(path: str | Path) -> PriorSet:
         doc = tomllib.loads(p.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise PriorError(f"{p}: not valid TOML ({exc}).") from None
-    allowed = {"name", "description", "source", "priors"}
-    extra = set(doc) - allowed
-    if extra:
-        raise PriorError(f"{p}: unknown key(s) {', '.join(sorted(extra))}; allowed: {', '.join(sorted(allowed))}.")
-    pri = doc.get("priors", {})
-    extra = set(pri) - set(PRIOR_TARGETS)
-    if extra:
-        raise PriorError(f"{p}: [priors] has unknown key(s) {', '.join(sorted(extra))}; "
-                         f"valid names: {', '.join(PRIOR_TARGETS)}.")
+    try:
+        f = PriorSetFile.model_validate(doc)
+    except ValidationError as exc:
+        def extra(e, keys, item):
+            if e["type"] != "extra_forbidden":
+                return None
+            if keys[:1] == ["priors"]:
+                return f"[priors] has unknown key(s) {keys[-1]}; valid names: {', '.join(PRIOR_TARGETS)}."
+            return f"unknown key(s) {keys[-1]}; allowed: {', '.join(sorted(PriorSetFile.model_fields))}."
+
+        problems = validation_problems(exc, {"": PriorSetFile, "priors": PriorTargetsTable}, extra)
+        raise PriorError("\n".join(f"{p}: {x}" for x in problems)) from None
     base = default_prior_set()
-    kw = {}
-    for k in PRIOR_TARGETS:
-        if k in pri:
-            kw[k] = parse_prior(pri[k], where=f"{p} [priors] {k}")
-            _check_group(k, kw[k], f"{p} [priors] {k}")
-        else:
-            kw[k] = getattr(base, k)
-    return PriorSet(name=doc.get("name", p.stem), description=doc.get("description", ""),
-                    source=doc.get("source", ""), **kw)
+    kw = {k: getattr(f.priors, k) or getattr(base, k) for k in PRIOR_TARGETS}
+    return PriorSet(name=f.name or p.stem, description=f.description, source=f.source, **kw)
 
 
 def default_prior_set() -> PriorSet:

@@ -1,7 +1,10 @@
 """Analysis specs: declarative TOML files in ``models/`` (question, evidence, model, priors, inference).
 
-A spec is a cheap, inspectable value: loading it validates every key (unknown keys are errors that
-name the file and the key) but touches no data and builds no model.
+A spec is a cheap, inspectable value: loading it validates every key but touches no data and builds no
+model. Each table is a typed model (:class:`AnalysisTable`, :class:`EvidenceSection`, :class:`ModelTable`,
+:class:`PriorsTable`, :class:`InferenceTable`; pydantic, unknown keys forbidden, TOML types taken strictly:
+``draws = true`` or ``treatment = 3`` are errors, not coerced). Every problem of a file is reported in one
+:class:`~sclcmeta.errors.SpecError`, one line each: ``"<file>: [table.key] what is wrong; how to fix it"``.
 
 Format (every table and key; defaults in brackets)::
 
@@ -43,30 +46,197 @@ Format (every table and key; defaults in brackets)::
     draws = 4000                         # per chain
     tune = 1000
     chains = 4
-    seed = 1
+    seed = 1                             # 0 .. 2**32 - 1
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, StrictStr, ValidationError
+from pydantic_core import PydanticCustomError
 
 from .errors import SpecError
-from .priors import PRIOR_TARGETS, PriorSet, load_prior_set, parse_prior
-from .vocabulary import (DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, METHODS, MODEL_TYPES, OUTCOMES,
-                         SAMPLERS, analysis_kind)
+from .evidence.schema import ANALYSES, DESIGNS, KINDS, LINES
+from .priors import PRIOR_TARGETS, PriorSet, PriorValue, checked_prior, load_prior_set, validation_problems
+from .priors import _one, _shown as _show  # the same wording of values in both files
+from .vocabulary import (DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, METHODS, MODEL_TYPES,
+                         MODERATOR_KINDS, OUTCOMES, SAMPLERS, analysis_kind)
 
-_TABLES = {
-    "analysis": {"name", "question", "title", "outcome", "description", "comparison"},
-    "evidence": {"treatment", "comparator", "kind", "population", "factor", "line", "design", "prefer",
-                 "exclude", "ids", "nest_within_cohort", "reference", "nodes", "labels",
-                 "direction_doubtful", "pool_prefer", "inventory"},  # last three: Q3 moderators (moderators.py)
-    "model": {"type", "covariates", "design_bias", "effects", "classes", "mixtures"},
-    "priors": {"set"} | set(PRIOR_TARGETS),
-    "inference": {"method", "sampler", "draws", "tune", "chains", "seed"},
+#: ``[evidence] direction_doubtful`` settings (see :func:`sclcmeta.evidence.prognostic.prognostic_effects`).
+DIRECTION_DOUBTFUL = ("exclude", "as_printed", "flipped")
+#: ``[evidence] kind`` values: evidence-row kinds and the Q3 moderator analyses.
+EVIDENCE_KINDS = KINDS + MODERATOR_KINDS
+#: ``[model] effects`` of a network model.
+NETWORK_EFFECTS = ("random", "fixed")
+#: Largest seed (numpy and the samplers take 32-bit seeds).
+MAX_SEED = 2**32 - 1
+
+
+# -- the typed TOML tables (pydantic; structure and types only, the values' meaning is checked downstream) --
+def _one_or_list(v):
+    """``treatment = "x"`` is shorthand for ``treatment = ["x"]``."""
+    return [v] if isinstance(v, str) else v
+
+
+def _str_or_list(v):
+    if isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+        return v
+    bad = next((x for x in v if not isinstance(x, str)), None) if isinstance(v, list) else v
+    raise PydanticCustomError("sclcmeta_str_or_list", "must be text or a list of text in quotes; got {got}; write e.g. "
+                              "population = \"overall\" or [\"arm=ici_cont_2l\"].", {"got": _show(bad)})
+
+
+def _count(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise PydanticCustomError("sclcmeta_count", "must be a positive number of patients; got {got}.", {"got": _show(v)})
+    return v
+
+
+Strings = Annotated[list[StrictStr], BeforeValidator(_one_or_list)]
+Count = Annotated[object, PlainValidator(_count)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AnalysisTable(_Table):
+    """``[analysis]``: what the analysis is about."""
+
+    name: StrictStr = ""
+    question: StrictStr = ""
+    title: StrictStr = ""
+    outcome: Literal[OUTCOMES]
+    description: StrictStr = ""
+    comparison: StrictStr = ""
+
+
+class EvidenceSection(_Table):
+    """``[evidence]``: which rows of the evidence table enter (``EvidenceTable`` is the data itself)."""
+
+    treatment: Strings = []
+    comparator: Strings = []
+    kind: Literal[EVIDENCE_KINDS] = "treatment_effect"
+    population: Annotated[object, PlainValidator(_str_or_list)] = "overall"
+    factor: StrictStr = ""
+    line: Literal[LINES] | None = None
+    design: list[Literal[DESIGNS]] = []
+    prefer: list[Literal[ANALYSES]] = []
+    exclude: Strings = []
+    ids: Strings = []
+    nest_within_cohort: StrictBool = False
+    reference: StrictStr = ""
+    nodes: dict[str, StrictStr] = {}
+    labels: dict[str, StrictStr] = {}
+    # Q3 moderators (sclcmeta.analyses.moderators)
+    direction_doubtful: Literal[DIRECTION_DOUBTFUL] = "exclude"
+    pool_prefer: Strings = []
+    inventory: StrictBool = False
+
+
+class ModelTable(_Table):
+    """``[model]``: the statistical model."""
+
+    type: Literal[MODEL_TYPES] = "random_effects"
+    covariates: Strings = []
+    design_bias: StrictBool = False
+    effects: Literal[NETWORK_EFFECTS] = "random"
+    classes: StrictBool = False
+    mixtures: dict[str, dict[str, dict[str, Count]]] = {}
+
+
+class PriorsTable(_Table):
+    """``[priors]``: a prior set and optional per-target overrides (parsed by :func:`load_spec`)."""
+
+    set: StrictStr = "default"
+    effect: PriorValue | None = None
+    tau: PriorValue | None = None
+    beta: PriorValue | None = None
+    omega: PriorValue | None = None
+    bias: PriorValue | None = None
+    class_sd: PriorValue | None = None
+
+
+class InferenceTable(_Table):
+    """``[inference]``: how the posterior is obtained."""
+
+    method: Literal[METHODS] = "exact"
+    sampler: Literal[SAMPLERS] = "nutpie"
+    draws: PositiveInt = DEFAULT_DRAWS
+    tune: PositiveInt = DEFAULT_TUNE
+    chains: PositiveInt = DEFAULT_CHAINS
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = DEFAULT_SEED
+
+
+class SpecFile(_Table):
+    """A whole spec file: one model per table."""
+
+    analysis: AnalysisTable
+    evidence: EvidenceSection = EvidenceSection()
+    model: ModelTable = ModelTable()
+    priors: PriorsTable = PriorsTable()
+    inference: InferenceTable = InferenceTable()
+
+
+_TABLE_MODELS = {"": SpecFile, **{k: f.annotation for k, f in SpecFile.model_fields.items()}}
+#: The valid keys of every table (kept for readers of the old name).
+_TABLES = {k: set(m.model_fields) for k, m in _TABLE_MODELS.items() if k}
+#: Allowed values and what they are called, for enum-like keys (list keys name each bad entry).
+_CHOICES = {
+    ("analysis", "outcome"): (OUTCOMES, "outcome"),
+    ("evidence", "kind"): (EVIDENCE_KINDS, "evidence kind"),
+    ("evidence", "line"): (LINES, "line"),
+    ("evidence", "design"): (DESIGNS, "design"),
+    ("evidence", "prefer"): (ANALYSES, "analysis type"),
+    ("evidence", "direction_doubtful"): (DIRECTION_DOUBTFUL, "setting"),
+    ("model", "type"): (MODEL_TYPES, "model"),
+    ("model", "effects"): (NETWORK_EFFECTS, "network effects setting"),
+    ("inference", "method"): (METHODS, "method"),
+    ("inference", "sampler"): (SAMPLERS, "sampler"),
 }
+
+
+def _or(values) -> str:
+    q = [repr(v) for v in values]
+    return q[0] if len(q) == 1 else ", ".join(q[:-1]) + " or " + q[-1]
+
+
+def _spec_wording(e, keys, item) -> str | None:
+    """Spec-specific wording of a validation error (``None``: the generic one of :func:`validation_problems`)."""
+    t, v, path = e["type"], e.get("input"), ".".join(keys)
+    if t == "extra_forbidden" and len(keys) == 1:
+        return f"[{keys[0]}] unknown table; valid tables: {', '.join(_TABLES)}."
+    if t == "literal_error" and tuple(keys[:2]) in _CHOICES:
+        allowed, noun = _CHOICES[tuple(keys[:2])]
+        lower = {str(x).lower(): x for x in allowed}
+        close = difflib.get_close_matches(str(v).lower(), lower, n=1)
+        hint = f" (did you mean {lower[close[0]]!r}?)" if close and not isinstance(v, list) else ""
+        if item:
+            return (f"[{path}]{item} {_show(v)} is not a known {noun}{hint}; valid values: "
+                    f"{', '.join(allowed)}.")
+        if keys == ["model", "type"]:
+            return f"[{path}] unknown model {_show(v)}{hint}; valid models: {', '.join(allowed)}."
+        if keys == ["evidence", "direction_doubtful"]:
+            return f"[{path}] direction_doubtful must be {_or(allowed)}; got {_show(v)}{hint}."
+        return f"[{path}] must be {_or(allowed)}; got {_show(v)}{hint}{_one(v)}."
+    if t == "missing" and keys == ["analysis", "outcome"]:
+        return f"[{path}] missing: must be {_or(OUTCOMES)}; add outcome = \"OS\" to [analysis]."
+    if keys[:1] == ["inference"] and len(keys) == 2 and keys[1] in ("draws", "tune", "chains", "seed"):
+        want = (f"a whole number from 0 to {MAX_SEED} (numpy seeds are 32-bit)" if keys[1] == "seed"
+                else "a positive whole number")
+        return f"[{path}] must be {want}, without quotes; got {_show(v)}."
+    if keys[:2] == ["model", "mixtures"] and t in ("dict_type",):
+        return (f"[{path}] must be a table of cohort -> arm node -> {{ treatment = patients }}, e.g. "
+                f"[model.mixtures.zhang2025b.ici_cont_2l] continue = 105; got {_show(v)}.")
+    return None
 
 
 @dataclass(frozen=True)
@@ -124,12 +294,11 @@ def _locate(path: str | Path) -> Path:
                     "`sclcmeta list` shows them all).")
 
 
-def _err(path, key, msg) -> SpecError:
-    return SpecError(f"{path}: [{key}] {msg}")
-
-
 def load_spec(path: str | Path) -> AnalysisSpec:
     """Read and validate an analysis spec.
+
+    Every problem of the file is reported at once, in one :class:`SpecError` with one line per problem:
+    ``"<file>: [table.key] what is wrong; how to fix it"``.
 
     Examples
     --------
@@ -142,54 +311,51 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     text = p.read_bytes()
     try:
         doc = tomllib.loads(text.decode())
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"{p}: not valid TOML ({exc}).") from None
-    unknown = set(doc) - set(_TABLES)
-    if unknown:
-        raise SpecError(f"{p}: unknown table(s) {', '.join(sorted(unknown))}; valid tables: {', '.join(_TABLES)}.")
-    for t, keys in _TABLES.items():
-        extra = set(doc.get(t, {})) - keys
-        if extra:
-            raise _err(p, f"{t}.{sorted(extra)[0]}", f"unknown key; valid keys in [{t}]: {', '.join(sorted(keys))}.")
-    a = doc.get("analysis", {})
-    outcome = a.get("outcome")
-    if outcome not in OUTCOMES:
-        raise _err(p, "analysis.outcome", f"must be 'OS' or 'PFS'; got {outcome!r}.")
-    m = dict(doc.get("model", {}))
+    try:
+        f = SpecFile.model_validate({"analysis": {}, **doc})
+    except ValidationError as exc:
+        problems = validation_problems(exc, _TABLE_MODELS, _spec_wording)
+        raise SpecError("\n".join(f"{p}: {x}" for x in problems)) from None
+    problems = []
+    def as_written(table: BaseModel, name: str) -> dict:
+        """The table's validated values, in the file's key order (as downstream code always saw them)."""
+        d = table.model_dump(exclude_unset=True)
+        return {k: d[k] for k in doc.get(name, {}) if k in d}
+
+    m = as_written(f.model, "model")
     m.setdefault("type", "random_effects")
-    if m["type"] not in MODEL_TYPES:
-        raise _err(p, "model.type", f"unknown model {m['type']!r}; valid models: {', '.join(MODEL_TYPES)}.")
     m.setdefault("covariates", [])
     m.setdefault("design_bias", False)
-    ev = dict(doc.get("evidence", {}))
+    ev = as_written(f.evidence, "evidence")
     ev.setdefault("kind", "treatment_effect")
     ev.setdefault("population", "overall")
-    for key in ("treatment", "comparator", "exclude", "ids", "design"):
-        if isinstance(ev.get(key), str):
-            ev[key] = [ev[key]]
     if m["type"] != "network" and not (ev.get("treatment") or ev.get("ids")):
-        raise _err(p, "evidence.treatment", "missing: name the treatment node(s) (or list evidence `ids`).")
-    pri = dict(doc.get("priors", {}))
+        problems.append("[evidence.treatment] missing: name the treatment node(s) (or list evidence `ids`).")
+    ps = None
     try:
-        ps = load_prior_set(pri.pop("set", "default"))
-        if pri:
-            ps = ps.replace(**{k: parse_prior(v, where=f"{p} [priors.{k}]") for k, v in pri.items()})
+        ps = load_prior_set(f.priors.set)
     except SpecError as exc:
-        raise SpecError(f"{p}: [priors] {exc}") from None
-    inf = {"method": "exact", "sampler": "nutpie", "draws": DEFAULT_DRAWS, "tune": DEFAULT_TUNE, "chains": DEFAULT_CHAINS,
-           "seed": DEFAULT_SEED}
-    inf.update(doc.get("inference", {}))
-    if inf["method"] not in METHODS:
-        raise _err(p, "inference.method", f"must be 'exact' or 'mcmc'; got {inf['method']!r}.")
-    if inf["sampler"] not in SAMPLERS:
-        raise _err(p, "inference.sampler", f"must be 'nutpie' or 'pymc'; got {inf['sampler']!r}.")
-    for key in ("draws", "tune", "chains", "seed"):
-        if isinstance(inf[key], bool) or not isinstance(inf[key], int) or inf[key] < (0 if key == "seed" else 1):
-            raise _err(p, f"inference.{key}", f"must be a positive integer; got {inf[key]!r}.")
-    return AnalysisSpec(name=a.get("name", p.stem), question=a.get("question", ""), title=a.get("title", p.stem),
-                        outcome=outcome, evidence=ev, model=m, priors=ps, inference=inf, path=str(p),
-                        text_hash=hashlib.sha256(text).hexdigest()[:16], description=a.get("description", ""),
-                        comparison=a.get("comparison", ""))
+        problems += [f"[priors.set] {line}" for line in str(exc).splitlines()]
+    over = {}
+    for k in PRIOR_TARGETS:
+        v = getattr(f.priors, k)
+        if v is not None:
+            try:
+                over[k] = checked_prior(v, k)
+            except SpecError as exc:
+                problems.append(f"[priors.{k}] {exc}")
+    if problems:
+        raise SpecError("\n".join(f"{p}: {x}" for x in problems))
+    if over:
+        ps = ps.replace(**over)
+    inf = f.inference.model_dump()
+    a = f.analysis
+    return AnalysisSpec(name=a.name or p.stem, question=a.question, title=a.title or p.stem,
+                        outcome=a.outcome, evidence=ev, model=m, priors=ps, inference=inf, path=str(p),
+                        text_hash=hashlib.sha256(text).hexdigest()[:16], description=a.description,
+                        comparison=a.comparison)
 
 
 def list_specs(folder: str | Path | None = None) -> list[AnalysisSpec]:

@@ -1,4 +1,4 @@
-"""Figures of network results: the evidence network, relative effects, rankogram."""
+"""Figures of network results: the evidence network, relative effects (a forest), rankogram."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 
-from .pairwise import hr_axis
+from .forest import ForestRow, fmt_hr, forest
+
+__all__ = ["plot_contrasts", "plot_network", "plot_rankogram"]
 
 
 def plot_network(res, ax=None):
@@ -38,28 +40,24 @@ def plot_network(res, ax=None):
     return fig
 
 
+_CONTRAST_STYLE = {"contrast": ("black", "o", "vs the reference"), "class_mean": ("tab:purple", "D", "class mean"),
+                   "class_difference": ("tab:red", "D", "class difference")}
+
+
 def plot_contrasts(res, ax=None):
     """Forest of every treatment vs the reference (and class means / class difference when present)."""
     s = res.summary()
     ref = res.label(res.net.reference)
-    rows = s[((s["quantity"] == "contrast") & s["comparison"].str.endswith(f" vs {ref}"))
-             | s["quantity"].isin(["class_mean", "class_difference"])].reset_index(drop=True)
-    n = len(rows)
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(9.5, 0.42 * n + 1.4))
-    yk = np.arange(n)[::-1]
-    for ypos, (_, r) in zip(yk, rows.iterrows()):
-        color = {"contrast": "black", "class_mean": "tab:purple", "class_difference": "tab:red"}[r["quantity"]]
-        ax.plot([r["hr_q2.5"], r["hr_q97.5"]], [ypos] * 2, color=color, lw=1.8)
-        ax.plot(r["hr_median"], ypos, "D" if r["quantity"] != "contrast" else "o", color=color, ms=5)
-        ax.annotate(f"{r['hr_median']:.2f} ({r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f})  P<1 {r['prob_hr_below_1']:.2f}",
-                    xy=(1.02, ypos), xycoords=("axes fraction", "data"), va="center", fontsize=8)
-    hr_axis(ax, max(rows["hr_q2.5"].min() * 0.85, 0.05), min(rows["hr_q97.5"].max() * 1.15, 20))
-    ax.set_yticks(yk)
-    ax.set_yticklabels(rows["comparison"])
-    ax.set_xlabel(f"hazard ratio ({res.outcome})")
-    ax.set_title(f"{res.name}: relative effects", loc="left", fontsize=10)
-    fig.subplots_adjust(left=0.35, right=0.68)
-    return fig
+    keep = s[((s["quantity"] == "contrast") & s["comparison"].str.endswith(f" vs {ref}"))
+             | s["quantity"].isin(["class_mean", "class_difference"])]
+    rows = []
+    for _, r in keep.iterrows():
+        color, marker, name = _CONTRAST_STYLE[r["quantity"]]
+        rows.append(ForestRow.from_summary(
+            r["comparison"], r, "estimate", color=color, marker=marker, legend=name,
+            text=f"{fmt_hr(r['hr_median'], r['hr_q2.5'], r['hr_q97.5'])}  P<1 {r['prob_hr_below_1']:.2f}"))
+    return forest(rows, title=f"{res.name}: relative effects", xlabel=f"hazard ratio ({res.outcome})",
+                  failed=not getattr(res, "passed", True), ax=ax)
 
 
 def plot_rankogram(res, ax=None):

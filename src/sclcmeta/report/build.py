@@ -6,8 +6,14 @@ Output folder::
     report.md          the same content in Markdown (figures in figures/)
     summary.csv        every fitted quantity, the design note's columns
     sensitivity.csv    pooled HR under every prior set and evidence choice
+    provenance.csv     version, data hash, run time, and each spec's hash, seed, method and diagnostics
     posteriors/*.nc    one InferenceData per analysis
     figures/*.png
+
+Both pages come from one context built here (``_context``: provenance, glance table, failed analyses,
+one entry per question and analysis, sensitivity, evidence flags) rendered through the jinja2 templates
+``templates/report.html.j2`` (autoescaped; tables from ``DataFrame.to_html`` passed as Markup) and
+``templates/report.md.j2`` (tables from ``_table_md``); each template's ``table`` filter renders the DataFrames.
 
 The folder is written to a temporary sibling and swapped in at the end, so a failed run never
 leaves a half-written report in place.
@@ -17,13 +23,14 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
 import platform
 import time
 from pathlib import Path
 
+import jinja2
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from ..vocabulary import VERSION as __version__
 from ..evidence import read_evidence
@@ -33,15 +40,12 @@ from ..results.network import NetworkResult
 from .run import run_all
 from .atomic import OutputFolder
 
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45} h1{font-size:1.6em} h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
-h3{margin-top:1.6em} table{border-collapse:collapse;font-size:.82em;margin:.6em 0} th,td{border:1px solid #ccc;
-padding:2px 6px;text-align:right} th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
-.prov{background:#f7f7f7;border:1px solid #ddd;padding:.6em 1em;font-size:.85em}
-.warn{color:#a00;font-weight:bold} .para{background:#eef5fb;border-left:4px solid #3b7dd8;padding:.5em 1em}
-img{max-width:100%;margin:.4em 0} code{background:#f3f3f3;padding:0 3px}
-"""
+_TEMPLATES = Path(__file__).with_name("templates")
+_TITLE = "sclcmeta report: immunotherapy after first-line progression in ES-SCLC"
+_SENSITIVITY_INTRO = ("Each analysis is rerun under every prior set in models/priors/ and under evidence choices "
+                      "(analysis preference, leave one cohort out, observational evidence down-weighted); priors "
+                      "and estimates are data, so no rerun recompiles the model. Power-scaling diagnostics (ArviZ "
+                      "psens) above 0.05 mark a posterior sensitive to the prior or the likelihood.")
 
 
 def _table_html(df: pd.DataFrame) -> str:
@@ -77,100 +81,67 @@ def _summary_table(sections) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _render(sections, evidence, prov: pd.DataFrame, summary: pd.DataFrame) -> tuple[str, str]:
-    H, M = [], []
-    title = "sclcmeta report: immunotherapy after first-line progression in ES-SCLC"
-    H.append(f"<h1>{html.escape(title)}</h1>")
-    M.append(f"# {title}\n")
-    H.append("<div class='prov'><b>Provenance</b>" + _table_html(prov) + "</div>")
-    M.append("## Provenance\n\n" + _table_md(prov))
-    failed = [s.spec.name for s in sections if not s.result.passed]
-    if failed:
-        msg = f"Analyses that FAILED the convergence gate (not answers): {', '.join(failed)}"
-        H.append(f"<p class='warn'>{html.escape(msg)}</p>")
-        M.append(f"**{msg}**\n")
-    H.append("<h2>Answers at a glance</h2>")
-    M.append("## Answers at a glance\n")
+def _section_table(s) -> pd.DataFrame:
+    tab = s.result.summary()
+    if isinstance(s.result, NetworkResult):  # every pair is in summary.csv and the league table; show vs reference here
+        tab = pd.concat([s.result.glance(), tab[~tab["quantity"].isin(["contrast", "class_difference",
+                                                                       "direct", "indirect", "inconsistency"])]])
+    return tab[["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
+                "prob_hr_below_0.8", "median", "q2.5", "q97.5", "r_hat", "ess_bulk"]]
+
+
+def _analysis(s) -> dict:
+    """One analysis section of the page: text, tables and figures (the sensitivity figure goes elsewhere)."""
+    sp = s.spec
+    return {"name": sp.name, "title": sp.title, "model_type": sp.model["type"], "priors": sp.priors.name,
+            "method": s.result.method, "description": sp.description, "paragraph": s.paragraph,
+            "diagnostics": str(s.result.diagnostics) + (f"; {s.cross_check}" if s.cross_check else ""),
+            "table": _section_table(s), "extra_tables": list(s.extra_tables.items()),
+            "figures": [(name, png) for name, png in s.figures.items() if name != "sensitivity"],
+            "log": s.effects_log()}
+
+
+def _sensitivity(s) -> dict:
+    sr = s.sensitivity
+    return {"name": s.spec.name, "settings": len(sr.table), "new_shapes": sr.new_shapes, "seconds": sr.seconds,
+            "table": sr.table[["setting", "kind", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
+                               "prob_hr_below_0.8", "tau_median", "gate"]],
+            "psens": sr.psens if len(sr.psens) else None, "figure": s.figures["sensitivity"]}
+
+
+def _context(sections, evidence, prov: pd.DataFrame) -> dict:
+    """Everything both templates show, as plain values and DataFrames (each template renders its own tables)."""
     glance = pd.concat([s.result.glance() for s in sections], ignore_index=True)
     cols = ["analysis", "outcome", "quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
             "prob_hr_below_0.8", "method", "gate", "k"]
-    glance = glance[[c for c in cols if c in glance.columns]]
-    H.append(_table_html(glance))
-    M.append(_table_md(glance))
+    questions = []
     for q, qtitle in question_titles().items():
-        secs = [s for s in sections if s.spec.question == q]
-        if not secs:
-            continue
-        H.append(f"<h2>{q}: {html.escape(qtitle)}</h2>")
-        M.append(f"## {q}: {qtitle}\n")
-        for s in secs:
-            sp = s.spec
-            H.append(f"<h3>{html.escape(sp.title)}</h3><p><code>{html.escape(sp.name)}</code> "
-                     f"({html.escape(sp.model['type'])}, priors <code>{html.escape(sp.priors.name)}</code>, "
-                     f"{html.escape(s.result.method)})</p>")
-            M.append(f"### {sp.title}\n\n`{sp.name}` ({sp.model['type']}, priors `{sp.priors.name}`, {s.result.method})\n")
-            if sp.description:
-                H.append(f"<p>{html.escape(sp.description)}</p>")
-                M.append(sp.description + "\n")
-            H.append(f"<p class='para'>{html.escape(s.paragraph)}</p>")
-            M.append(f"> {s.paragraph}\n")
-            diag = str(s.result.diagnostics) + (f"; {s.cross_check}" if s.cross_check else "")
-            H.append(f"<p><small>Diagnostics: {html.escape(diag)}</small></p>")
-            M.append(f"Diagnostics: {diag}\n")
-            tab = s.result.summary()
-            if isinstance(s.result, NetworkResult):  # every pair is in summary.csv and the league table; show vs reference here
-                tab = pd.concat([s.result.glance(), tab[~tab["quantity"].isin(["contrast", "class_difference",
-                                                                               "direct", "indirect", "inconsistency"])]])
-            tab = tab[["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
-                       "prob_hr_below_0.8", "median", "q2.5", "q97.5", "r_hat", "ess_bulk"]]
-            H.append(_table_html(tab))
-            M.append(_table_md(tab))
-            for t, df in s.extra_tables.items():
-                H.append(f"<h4>{html.escape(t)}</h4>" + _table_html(df))
-                M.append(f"#### {t}\n\n" + _table_md(df))
-            for name, png in s.figures.items():
-                if name == "sensitivity":
-                    continue
-                b64 = base64.b64encode(png).decode()
-                H.append(f"<img alt='{html.escape(sp.name)} {name}' src='data:image/png;base64,{b64}'>")
-                M.append(f"![{sp.name} {name}](figures/{sp.name}_{name}.png)\n")
-            if s.effects_log():
-                H.append("<details><summary>Evidence selection log</summary><ul>" +
-                         "".join(f"<li>{html.escape(x)}</li>" for x in s.effects_log()) + "</ul></details>")
-                M.append("Evidence selection:\n\n" + "\n".join(f"- {x}" for x in s.effects_log()) + "\n")
-    sens = [s for s in sections if s.sensitivity is not None]
-    if sens:
-        H.append("<h2>Sensitivity: prior sets and evidence choices</h2>")
-        M.append("## Sensitivity: prior sets and evidence choices\n")
-        intro = ("Each analysis is rerun under every prior set in models/priors/ and under evidence choices "
-                 "(analysis preference, leave one cohort out, observational evidence down-weighted); priors and "
-                 "estimates are data, so no rerun recompiles the model. Power-scaling diagnostics (ArviZ psens) "
-                 "above 0.05 mark a posterior sensitive to the prior or the likelihood.")
-        H.append(f"<p>{html.escape(intro)}</p>")
-        M.append(intro + "\n")
-        for s in sens:
-            sr = s.sensitivity
-            H.append(f"<h3>{html.escape(s.spec.name)}</h3><p><small>{len(sr.table)} settings, {sr.new_shapes} new "
-                     f"model shape(s), {sr.seconds:.1f} s</small></p>")
-            M.append(f"### {s.spec.name}\n\n{len(sr.table)} settings, {sr.new_shapes} new model shape(s), {sr.seconds:.1f} s\n")
-            t = sr.table[["setting", "kind", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
-                          "prob_hr_below_0.8", "tau_median", "gate"]]
-            H.append(_table_html(t))
-            M.append(_table_md(t))
-            if len(sr.psens):
-                H.append(_table_html(sr.psens))
-                M.append(_table_md(sr.psens))
-            b64 = base64.b64encode(s.figures["sensitivity"]).decode()
-            H.append(f"<img alt='{html.escape(s.spec.name)} sensitivity' src='data:image/png;base64,{b64}'>")
-            M.append(f"![{s.spec.name} sensitivity](figures/{s.spec.name}_sensitivity.png)\n")
-    H.append("<h2>Evidence flags</h2><p>Suspicious but usable numbers in the evidence tables "
-             "(see data/README.md for the curation decisions).</p>")
-    M.append("## Evidence flags\n\nSuspicious but usable numbers in the evidence tables (see data/README.md).\n")
-    H.append(_table_html(evidence.flags_frame()))
-    M.append(_table_md(evidence.flags_frame()))
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head><body>{''.join(H)}</body></html>")
-    return page, "\n".join(M)
+        secs = [_analysis(s) for s in sections if s.spec.question == q]
+        if secs:
+            questions.append({"id": q, "title": qtitle, "analyses": secs})
+    return {"title": _TITLE, "provenance": prov,
+            "failed": [s.spec.name for s in sections if not s.result.passed],
+            "glance": glance[[c for c in cols if c in glance.columns]], "questions": questions,
+            "sensitivity": [_sensitivity(s) for s in sections if s.sensitivity is not None],
+            "sensitivity_intro": _SENSITIVITY_INTRO, "flags": evidence.flags_frame()}
+
+
+def _environment(autoescape: bool, table) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=autoescape,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["table"] = table
+    env.filters["b64"] = lambda png: base64.b64encode(png).decode()
+    return env
+
+
+_HTML = _environment(True, lambda df: Markup(_table_html(df)))
+_MD = _environment(False, _table_md)
+
+
+def _render(sections, evidence, prov: pd.DataFrame) -> tuple[str, str]:
+    """The page (report.html) and its Markdown twin (report.md), from one context through two templates."""
+    ctx = _context(sections, evidence, prov)
+    return _HTML.get_template("report.html.j2").render(ctx), _MD.get_template("report.md.j2").render(ctx)
 
 
 def build_report(out: Path, *, specs_dir: str | Path | None = None, progress: bool = True,
@@ -188,7 +159,7 @@ def build_report(out: Path, *, specs_dir: str | Path | None = None, progress: bo
         sections = run_all(specs, evidence, progress=progress, sensitivity=sensitivity)
         summary = _summary_table(sections)
         prov = _provenance(evidence, sections, time.perf_counter() - t0)
-        page, md = _render(sections, evidence, prov, summary)
+        page, md = _render(sections, evidence, prov)
     except BaseException:
         folder.close()
         raise
