@@ -231,6 +231,14 @@ def _cmd_sensitivity(args) -> int:
     return 0
 
 
+def _add_data_args(p) -> None:
+    """``--data``, ``--studies``, ``--nodes``: the evidence bundle (the study table says who shares patients)."""
+    p.add_argument("--data", help="your evidence: a CSV (full or minimal import format) or a folder holding "
+                   "evidence.csv with studies.csv / nodes.csv")
+    p.add_argument("--studies", help="study table (which cohorts share patients); default: studies.csv beside --data")
+    p.add_argument("--nodes", help="treatment-node table; default: nodes.csv beside --data")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sclcmeta",
@@ -247,10 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="sclcmeta-report",
                    help="output folder (default: sclcmeta-report); must be new, empty or an earlier sclcmeta report")
     r.add_argument("--models", default=None, help="folder of analysis specs (default: the bundled models/)")
-    r.add_argument("--data", help="your evidence: a CSV (full or minimal import format) or a folder holding "
-                     "evidence.csv with studies.csv / nodes.csv")
-    r.add_argument("--studies", help="study table (which cohorts share patients); default: studies.csv beside --data")
-    r.add_argument("--nodes", help="treatment-node table; default: nodes.csv beside --data")
+    _add_data_args(r)
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--no-sensitivity", action="store_true", help="skip the prior/evidence sensitivity section")
     r.set_defaults(func=_cmd_report)
@@ -261,10 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "study, treatment, comparator, outcome, hr, ci_low, ci_high [, ci_level] or "
                                    "log_hr, se).", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("spec", nargs="?", help="analysis spec (TOML)")
-    f.add_argument("--data", help="your evidence: a CSV (full or minimal import format) or a folder holding "
-                     "evidence.csv with studies.csv / nodes.csv")
-    f.add_argument("--studies", help="study table (which cohorts share patients); default: studies.csv beside --data")
-    f.add_argument("--nodes", help="treatment-node table; default: nodes.csv beside --data")
+    _add_data_args(f)
     f.add_argument("--model", choices=["random_effects", "fixed_effect", "meta_regression", "nested", "network"])
     f.add_argument("--effects", choices=["fixed", "random"], help="network: fixed or random effects")
     f.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
@@ -291,10 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("spec", help="analysis spec (TOML)")
     s.add_argument("--priors", nargs="+", help="prior-set TOML files (default: all in models/priors/)")
     s.add_argument("--priors-only", action="store_true", help="skip the evidence-choice reruns")
-    s.add_argument("--data", help="your evidence: a CSV (full or minimal import format) or a folder holding "
-                     "evidence.csv with studies.csv / nodes.csv")
-    s.add_argument("--studies", help="study table (which cohorts share patients); default: studies.csv beside --data")
-    s.add_argument("--nodes", help="treatment-node table; default: nodes.csv beside --data")
+    _add_data_args(s)
     s.add_argument("--method", choices=["exact", "mcmc"], help="override the spec's method")
     s.add_argument("--out", help="write the sensitivity table (CSV) and forest plot (PNG) here")
     s.add_argument("--json", action="store_true", help="print the sensitivity table as JSON rows")

@@ -186,12 +186,8 @@ def _nutpie_trace_to_idata(trace, layout) -> az.InferenceData:
         for src, dst in _NUTPIE_STATS.items():
             st[dst].append(s.column(src).to_numpy(zero_copy_only=False)[keep])
     post = {n: np.stack(v) for n, v in post.items()}
-    nc, nd = post["b"].shape[:2]
-    coords = {"chain": np.arange(nc), "draw": np.arange(nd)}
-    posterior = xr.Dataset({n: (("chain", "draw") + layout.dims.get(n, ()), v) for n, v in post.items()},
-                           coords={**coords, "coef": list(layout.coords["coef"])})
-    sample_stats = xr.Dataset({n: (("chain", "draw"), np.stack(v)) for n, v in st.items()}, coords=coords)
-    return az.InferenceData(posterior=posterior, sample_stats=sample_stats)
+    return az.from_dict(posterior=post, sample_stats={n: np.stack(v) for n, v in st.items()},
+                        coords={"coef": list(layout.coords["coef"])}, dims={n: list(d) for n, d in layout.dims.items()})
 
 
 def conditional_study_effects(model: GaussianModel, b: np.ndarray, sig: np.ndarray,
@@ -218,21 +214,34 @@ def conditional_study_effects(model: GaussianModel, b: np.ndarray, sig: np.ndarr
     return theta, theta_new
 
 
-def _prior_group(model: GaussianModel, priors: PriorSet, n: int, rng) -> xr.Dataset:
+def _prior_draws(model: GaussianModel, priors: PriorSet, n: int, rng) -> dict[str, np.ndarray]:
+    """``n`` draws from the prior of ``b`` and the variance parameters, and the implied new-study effect."""
     b = np.stack([getattr(priors, r).rvs(n, rng) for r in model.coef_roles], axis=1) if model.p else np.zeros((n, 0))
     sig = np.stack([getattr(priors, c.prior_role).rvs(n, rng) for c in model.components], axis=1) \
         if model.components else np.zeros((n, 0))
-    data = {"b": (("chain", "draw", "coef"), b[None])}
+    out = {"b": b[None]}
     for j, c in enumerate(model.components):
-        data[c.name] = (("chain", "draw"), sig[None, :, j])
+        out[c.name] = sig[None, :, j]
     pred_var = sum(c.predictive_weight * sig[:, j] ** 2 for j, c in enumerate(model.components)) \
         if model.components else np.zeros(n)
-    data["theta_new"] = (("chain", "draw"), (b @ model.x_new + np.sqrt(pred_var) * rng.standard_normal(n))[None])
-    return xr.Dataset(data, coords={"chain": [0], "draw": np.arange(n), "coef": list(model.coef_names)})
+    out["theta_new"] = (b @ model.x_new + np.sqrt(pred_var) * rng.standard_normal(n))[None]
+    return out
+
+
+def _log_likelihood(model: GaussianModel, b: np.ndarray, sig: np.ndarray) -> np.ndarray | None:
+    """Pointwise log likelihood of every estimate (independent estimates only; None otherwise)."""
+    if not model.diagonal:
+        return None
+    from scipy import stats
+
+    sd = np.sqrt(model.se[None, :] ** 2 + sum(
+        (sig[:, j] ** 2)[:, None] * np.diag(c.K)[None, :] for j, c in enumerate(model.components)))
+    return stats.norm.logpdf(model.y[None, :], b @ model.X.T, sd)
 
 
 def _augment(idata: az.InferenceData, model: GaussianModel, priors: PriorSet, seed: int) -> az.InferenceData:
-    """Add study effects, the new-study prediction, prior, predictive and data groups."""
+    """The fit's InferenceData (``az.from_dict``): posterior with study effects and the new-study prediction,
+    posterior predictive, prior, observed and constant data, pointwise log likelihood and log prior."""
     rng = np.random.default_rng(seed + 7919)
     post = idata.posterior
     nc, nd = post.sizes["chain"], post.sizes["draw"]
@@ -240,50 +249,35 @@ def _augment(idata: az.InferenceData, model: GaussianModel, priors: PriorSet, se
     sig = np.stack([post[c.name].values.reshape(-1) for c in model.components], 1) if model.components \
         else np.zeros((nc * nd, 0))
     theta, theta_new = conditional_study_effects(model, b, sig, rng)
-    post["theta"] = (("chain", "draw", "study"), theta.reshape(nc, nd, -1))
-    post["theta_new"] = (("chain", "draw"), theta_new.reshape(nc, nd))
-    post = post.assign_coords(study=list(model.studies))
-    idata.posterior = post
-    # posterior predictive replicate of each estimate: y_rep ~ N(theta, S)
-    Ls = np.linalg.cholesky(model.S)
-    y_rep = theta + rng.standard_normal(theta.shape) @ Ls.T
-    pp = xr.Dataset({"y_obs": (("chain", "draw", "study"), y_rep.reshape(nc, nd, -1))},
-                    coords={"chain": post.chain, "draw": post.draw, "study": list(model.studies)})
-    groups = {"posterior_predictive": pp,
-              "prior": _prior_group(model, priors, min(nc * nd, 4000), rng),
-              "observed_data": xr.Dataset({"y_obs": (("study",), model.y)}, coords={"study": list(model.studies)}),
-              "constant_data": xr.Dataset({"se": (("study",), model.se), "X": (("study", "coef"), model.X)},
-                                          coords={"study": list(model.studies), "coef": list(model.coef_names)})}
-    if model.diagonal:
-        from scipy import stats
-
-        sd = np.sqrt(model.se[None, :] ** 2 + sum(
-            (sig[:, j] ** 2)[:, None] * np.diag(c.K)[None, :] for j, c in enumerate(model.components)))
-        ll = stats.norm.logpdf(model.y[None, :], b @ model.X.T, sd)
-        groups["log_likelihood"] = xr.Dataset({"y_obs": (("chain", "draw", "study"), ll.reshape(nc, nd, -1))},
-                                              coords={"chain": post.chain, "draw": post.draw,
-                                                      "study": list(model.studies)})
-    # log prior density of every draw, for power-scaling sensitivity (ArviZ psens)
+    y_rep = theta + rng.standard_normal(theta.shape) @ np.linalg.cholesky(model.S).T   # y_rep ~ N(theta, S)
+    posterior = {name: post[name].values for name in post.data_vars}
+    posterior.update(theta=theta.reshape(nc, nd, -1), theta_new=theta_new.reshape(nc, nd))
+    groups = {"posterior": posterior,
+              "posterior_predictive": {"y_obs": y_rep.reshape(nc, nd, -1)},
+              "prior": _prior_draws(model, priors, min(nc * nd, 4000), rng),
+              "observed_data": {"y_obs": model.y},
+              "constant_data": {"se": model.se, "X": model.X}}
+    if "sample_stats" in idata.groups():
+        groups["sample_stats"] = {n: idata.sample_stats[n].values for n in idata.sample_stats.data_vars}
+    ll = _log_likelihood(model, b, sig)
+    if ll is not None:
+        groups["log_likelihood"] = {"y_obs": ll.reshape(nc, nd, -1)}
+    out = az.from_dict(**groups, coords={"coef": list(model.coef_names), "study": list(model.studies)},
+                       dims={"b": ["coef"], "theta": ["study"], "y_obs": ["study"], "se": ["study"],
+                             "X": ["study", "coef"]})
+    # log prior density of every draw, for power-scaling sensitivity (ArviZ psens); not a from_dict group
     lp = sum(getattr(priors, r).logpdf(b[:, j]) for j, r in enumerate(model.coef_roles)) if model.p else 0.0
     lp = lp + sum(getattr(priors, c.prior_role).logpdf(sig[:, j]) for j, c in enumerate(model.components))
-    groups["log_prior"] = xr.Dataset({"lp": (("chain", "draw"), np.asarray(lp, float).reshape(nc, nd))},
-                                     coords={"chain": post.chain, "draw": post.draw})
-    for name, ds in groups.items():
-        if name in idata.groups():
-            del idata[name]
-        idata.add_groups({name: ds})
-    return idata
+    out.add_groups({"log_prior": xr.Dataset({"lp": (("chain", "draw"), np.asarray(lp, float).reshape(nc, nd))},
+                                            coords={"chain": out.posterior.chain, "draw": out.posterior.draw})})
+    return out
 
 
 def exact_to_idata(post: ExactPosterior, n: int, seed: int) -> az.InferenceData:
     """Exact posterior as InferenceData (``n`` independent draws, one chain) for uniform outputs."""
-    rng = np.random.default_rng(seed)
-    d = post.sample(n, rng)
-    data = {"b": (("chain", "draw", "coef"), d["b"][None])}
-    for name in post.component_names:
-        data[name] = (("chain", "draw"), d[name][None])
-    ds = xr.Dataset(data, coords={"chain": [0], "draw": np.arange(n), "coef": list(post.model.coef_names)})
-    return az.InferenceData(posterior=ds)
+    d = post.sample(n, np.random.default_rng(seed))
+    data = {"b": d["b"][None], **{name: d[name][None] for name in post.component_names}}
+    return az.from_dict(posterior=data, coords={"coef": list(post.model.coef_names)}, dims={"b": ["coef"]})
 
 
 @dataclass

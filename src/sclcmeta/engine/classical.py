@@ -492,6 +492,38 @@ def _pi_quantile(pi, k, p, level):
 # entry point
 
 
+def _estimate_tau2(y, v, X, method: str, fixed) -> tuple[str, float, bool]:
+    """``(method, tau^2, converged)``: a fixed tau^2, 0 (FE), or the DL / PM / ML / REML estimate."""
+    if fixed is not None:
+        return "fixed", float(fixed), True
+    if method == "FE":
+        return method, 0.0, True
+    if method == "DL":
+        return (method, *_tau2_dl(y, v, X))
+    if method == "PM":
+        return (method, *_tau2_pm(y, v, X))
+    return (method, *_tau2_lik(y, v, X, method))
+
+
+def _heterogeneity(y, v, X) -> tuple[float, int, float, float]:
+    """Cochran's (generalised) Q, its df and p, and the 'typical' within-study variance s^2 (Higgins-Thompson)."""
+    k, p = X.shape
+    _, _, _, P0, _ = _gls(y, v, X, 0.0)
+    Q = float(y @ P0 @ y)
+    df = k - p
+    Q_p = float(stats.chi2.sf(Q, df)) if df > 0 else float("nan")
+    s2 = df / float(np.trace(P0)) if df > 0 else float("nan")
+    return Q, df, Q_p, s2
+
+
+def _prediction_interval(beta, beta_se, tau2, k, p, pi, level) -> tuple[float, float]:
+    """Prediction interval of a new study's effect (intercept-only models; NaN with covariates, see predict)."""
+    if p != 1:
+        return float("nan"), float("nan")
+    half = _pi_quantile(pi, k, p, level) * math.sqrt(tau2 + beta_se[0] ** 2)
+    return float(beta[0] - half), float(beta[0] + half)
+
+
 def classical_fit(y, se, X=None, method: str = "REML", level: float = 0.95, *, names=None,
                   pi: str = "z", tau2: float | None = None) -> ClassicalResult:
     """Fit the frequentist random-effects model (or meta-regression) and return a ClassicalResult.
@@ -537,16 +569,7 @@ def classical_fit(y, se, X=None, method: str = "REML", level: float = 0.95, *, n
     if pi == "t" and p == 1:
         _pi_quantile(pi, k, p, level)  # fail early with the explanation
 
-    if tau2 is not None:
-        method, tau2, converged = "fixed", float(tau2), True
-    elif method == "FE":
-        tau2, converged = 0.0, True
-    elif method == "DL":
-        tau2, converged = _tau2_dl(y, v, X)
-    elif method == "PM":
-        tau2, converged = _tau2_pm(y, v, X)
-    else:
-        tau2, converged = _tau2_lik(y, v, X, method)
+    method, tau2, converged = _estimate_tau2(y, v, X, method, tau2)
 
     w, beta, vcov, P, _ = _gls(y, v, X, tau2)
     beta_se = np.sqrt(np.diag(vcov))
@@ -554,18 +577,10 @@ def classical_fit(y, se, X=None, method: str = "REML", level: float = 0.95, *, n
     zval = beta / beta_se
     pval = 2 * stats.norm.sf(np.abs(zval))
 
-    tau2_se = None
-    if method == "REML":
-        tau2_se = math.sqrt(2.0 / float(np.sum(P * P.T)))
-    elif method == "ML":
-        tau2_se = math.sqrt(2.0 / float(np.sum(w * w)))
+    tau2_se = {"REML": lambda: math.sqrt(2.0 / float(np.sum(P * P.T))),
+               "ML": lambda: math.sqrt(2.0 / float(np.sum(w * w)))}.get(method, lambda: None)()
 
-    _, _, _, P0, _ = _gls(y, v, X, 0.0)
-    Q = float(y @ P0 @ y)
-    df = k - p
-    Q_p = float(stats.chi2.sf(Q, df)) if df > 0 else float("nan")
-    trP0 = float(np.trace(P0))
-    s2 = df / trP0 if df > 0 else float("nan")
+    Q, df, Q_p, s2 = _heterogeneity(y, v, X)
 
     def i2(t):
         return 100.0 * t / (t + s2) if df > 0 else float("nan")
@@ -578,12 +593,7 @@ def classical_fit(y, se, X=None, method: str = "REML", level: float = 0.95, *, n
     else:
         ci_lo_t = ci_hi_t = float("nan")
 
-    if p == 1:
-        q = _pi_quantile(pi, k, p, level)
-        half = q * math.sqrt(tau2 + beta_se[0] ** 2)
-        pred_low, pred_high = float(beta[0] - half), float(beta[0] + half)
-    else:
-        pred_low = pred_high = float("nan")
+    pred_low, pred_high = _prediction_interval(beta, beta_se, tau2, k, p, pi, level)
 
     return ClassicalResult(
         method=method, tau2=float(tau2), tau2_se=tau2_se, tau=math.sqrt(tau2), beta=beta, beta_se=beta_se,

@@ -249,6 +249,56 @@ def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: 
     return x, w
 
 
+def _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n):
+    """Posterior weights of the variance-parameter grid (x Student-t mixing nodes) and the conditional moments."""
+    axes, widths = [], []
+    for pr, rg in zip(vpriors, ranges):
+        x, w = _grid_1d(pr, scale, rg[0], rg[1], n, rg[2] if len(rg) > 2 else None)
+        axes.append(x)
+        widths.append(w)
+    if axes:
+        mesh = np.meshgrid(*axes, indexing="ij")
+        sig = np.stack([m.ravel() for m in mesh], axis=1)
+        wmesh = np.meshgrid(*widths, indexing="ij")
+        width = np.prod(np.stack([m.ravel() for m in wmesh], 1), 1)
+        logprior = sum(pr.logpdf(sig[:, j]) for j, pr in enumerate(vpriors))
+    else:
+        sig = np.zeros((1, 0))
+        width = np.ones(1)
+        logprior = np.zeros(1)
+    G0 = sig.shape[0]
+    # replicate over the Student-t mixing nodes
+    sig_r = np.repeat(sig, len(lam), axis=0)
+    lam_r = np.tile(lam, G0)
+    logw_lam = np.tile(np.log(lam_w), G0)
+    ll, mean, cov, thm, thv = _evaluate(model, priors, sig_r, lam_r if t_idx else None, t_idx[0] if t_idx else None)
+    with np.errstate(divide="ignore"):
+        lp = ll + np.repeat(logprior + np.log(width), len(lam)) + logw_lam
+    lp = np.where(np.isfinite(lp), lp, -np.inf)
+    w = np.exp(lp - lp.max())
+    w /= w.sum()
+    return sig_r, w, mean, cov, thm, thv
+
+
+def _refined_ranges(sig: np.ndarray, w: np.ndarray, m: int) -> list[tuple[float, float, float]]:
+    """Per variance parameter: the range holding all but 1e-7 / 1e-9 of the first pass's mass, and a step."""
+    ranges = []
+    for j in range(m):
+        order = np.argsort(sig[:, j])
+        c = np.cumsum(w[order])
+        xs = sig[order, j]
+        lo = xs[np.searchsorted(c, 1e-7)]
+        hi_i = min(np.searchsorted(c, 1 - 1e-9) + 1, len(xs) - 1)
+        hi = xs[hi_i]
+        ux = np.unique(xs)
+        # widen to the neighbouring first-pass nodes so no mass is cut off
+        lo = 0.0 if lo <= ux[1] else ux[max(np.searchsorted(ux, lo) - 1, 0)]
+        hi = ux[min(np.searchsorted(ux, hi) + 1, len(ux) - 1)]
+        q10 = xs[np.searchsorted(c, 0.1)]
+        ranges.append((lo, max(hi, lo + 1e-9), max(q10 - lo, (hi - lo) * 1e-4, 1e-9)))
+    return ranges
+
+
 def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
     """Exact posterior of a :class:`GaussianModel` under a :class:`PriorSet`.
 
@@ -285,52 +335,11 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
         lam, lam_w = np.ones(1), np.ones(1)
 
     def run(ranges, n):
-        axes, widths = [], []
-        for pr, rg in zip(vpriors, ranges):
-            x, w = _grid_1d(pr, scale, rg[0], rg[1], n, rg[2] if len(rg) > 2 else None)
-            axes.append(x)
-            widths.append(w)
-        if axes:
-            mesh = np.meshgrid(*axes, indexing="ij")
-            sig = np.stack([m.ravel() for m in mesh], axis=1)
-            wmesh = np.meshgrid(*widths, indexing="ij")
-            width = np.prod(np.stack([m.ravel() for m in wmesh], 1), 1)
-            logprior = sum(pr.logpdf(sig[:, j]) for j, pr in enumerate(vpriors))
-        else:
-            sig = np.zeros((1, 0))
-            width = np.ones(1)
-            logprior = np.zeros(1)
-        G0 = sig.shape[0]
-        # replicate over the Student-t mixing nodes
-        sig_r = np.repeat(sig, len(lam), axis=0)
-        lam_r = np.tile(lam, G0)
-        logw_lam = np.tile(np.log(lam_w), G0)
-        ll, mean, cov, thm, thv = _evaluate(model, priors, sig_r, lam_r if t_idx else None,
-                                            t_idx[0] if t_idx else None)
-        with np.errstate(divide="ignore"):
-            lp = ll + np.repeat(logprior + np.log(width), len(lam)) + logw_lam
-        lp = np.where(np.isfinite(lp), lp, -np.inf)
-        w = np.exp(lp - lp.max())
-        w /= w.sum()
-        return sig_r, w, mean, cov, thm, thv
+        return _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n)
 
     if comps:
         sig, w, *_ = run([(None, None, None)] * len(comps), _N_FIRST)
-        ranges = []
-        for j, pr in enumerate(vpriors):
-            order = np.argsort(sig[:, j])
-            c = np.cumsum(w[order])
-            xs = sig[order, j]
-            lo = xs[np.searchsorted(c, 1e-7)]
-            hi_i = min(np.searchsorted(c, 1 - 1e-9) + 1, len(xs) - 1)
-            hi = xs[hi_i]
-            ux = np.unique(xs)
-            # widen to the neighbouring first-pass nodes so no mass is cut off
-            lo = 0.0 if lo <= ux[1] else ux[max(np.searchsorted(ux, lo) - 1, 0)]
-            hi = ux[min(np.searchsorted(ux, hi) + 1, len(ux) - 1)]
-            q10 = xs[np.searchsorted(c, 0.1)]
-            ranges.append((lo, max(hi, lo + 1e-9), max(q10 - lo, (hi - lo) * 1e-4, 1e-9)))
-        sig, w, mean, cov, thm, thv = run(ranges, _N_FINAL[len(comps)])
+        sig, w, mean, cov, thm, thv = run(_refined_ranges(sig, w, len(vpriors)), _N_FINAL[len(comps)])
     else:
         sig, w, mean, cov, thm, thv = run([], 1)
     keep = w > 1e-16 * w.max()

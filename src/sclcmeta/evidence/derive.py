@@ -101,7 +101,7 @@ def _signed_z(p: float, favours: str | None) -> float:
     if favours not in FAVOURS:
         raise ValueError("A p-value has no sign: say which arm the log-rank test favours, "
                          f"favours='treatment' (HR < 1) or favours='comparator' (HR > 1); got {favours!r}.")
-    z = float(stats.norm.ppf(1.0 - pv / 2.0))
+    z = float(stats.norm.isf(pv / 2.0))   # isf, not ppf(1 - p/2): keeps its digits for very small p
     return -z if favours == "treatment" else z
 
 

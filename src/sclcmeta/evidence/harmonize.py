@@ -7,7 +7,6 @@ preferred) and logged, so a reader can see why each row is in and each alternati
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -18,7 +17,10 @@ import pandas as pd
 from ..errors import EvidenceError
 from .table import EvidenceTable
 
-from .selection import DEFAULT_PREFERENCE, populations_disjoint, population_terms, preference_rank  # noqa: F401
+from . import schema
+from .labels import study_labels
+from .selection import (DEFAULT_PREFERENCE, check_disjoint_nesting, one_per_pool, population_terms,  # noqa: F401
+                        populations_disjoint, preference_rank)
 
 
 def _as_tuple(x: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -144,8 +146,29 @@ def select_estimates(
     d = evidence.data
     t, c = _as_tuple(treatment), _as_tuple(comparator)
     pops = _as_tuple(population)
-    designs = _as_tuple(design)
+    m = _row_filter(d, outcome=outcome, kind=kind, pops=pops, factor=factor, line=line, designs=_as_tuple(design),
+                    cohorts=cohorts, exclude=set(exclude))
+    cand = _comparison_rows(d, m, t, c)
+    if ids is not None:
+        cand = _restrict_to_ids(d, cand, list(ids), outcome, kind, source)
+    if cand.empty:
+        what = f"{'/'.join(t or ['any'])} vs {'/'.join(c or ['any'])}"
+        raise EvidenceError(f"{source}: no evidence matches outcome {outcome!r}, kind {kind!r}, population "
+                            f"{'/'.join(pops or ['any'])}, comparison {what}; loosen the selection or check node names.")
     log: list[str] = []
+    keys = ["patient_pool", "population"] if nest_within_cohort else ["patient_pool"]
+    sel = cand.loc[one_per_pool(cand, prefer, keys, exact_ids=ids is not None, source=source, log=log)]
+    if nest_within_cohort:
+        check_disjoint_nesting(sel, source)
+    for r in sel.itertuples():
+        log.append(f"used: {r.id} ({r.analysis}{', direction flipped' if r.flipped else ''})")
+    out = _effect_frame(sel, evidence, nest_within_cohort)
+    return EffectData(out.reset_index(drop=True), outcome=outcome, treatment_label="/".join(t) if t else "treatment",
+                      comparator_label="/".join(c) if c else "comparator", log=log)
+
+
+def _row_filter(d: pd.DataFrame, *, outcome, kind, pops, factor, line, designs, cohorts, exclude) -> pd.Series:
+    """Rows of the outcome, kind, population, factor, line, design and cohorts asked for (with an SE)."""
     m = (d["outcome"] == outcome) & (d["kind"] == kind) & np.isfinite(d["se_"])
     if pops is not None and "*" not in pops:
         m &= d["population"].isin(pops)
@@ -157,9 +180,13 @@ def select_estimates(
         m &= d["design"].isin(designs)
     if cohorts is not None:
         m &= d["cohort"].isin(list(cohorts))
-    exclude = set(exclude)
     if exclude:
         m &= ~d["cohort"].isin(exclude) & ~d["patient_pool"].isin(exclude)
+    return m
+
+
+def _comparison_rows(d: pd.DataFrame, m: pd.Series, t, c) -> pd.DataFrame:
+    """Rows of ``t`` vs ``c`` (either way round; ``flipped`` marks those reported as ``c`` vs ``t``)."""
     forward = pd.Series(True, index=d.index)
     backward = pd.Series(False, index=d.index)
     if t is not None and c is not None:
@@ -169,66 +196,26 @@ def select_estimates(
         forward = d["treatment"].isin(t)
     cand = d[m & (forward | backward)].copy()
     cand["flipped"] = backward[cand.index] & ~forward[cand.index]
-    if ids is not None:
-        ids = list(ids)
-        unknown = [i for i in ids if i not in set(d["id"])]
-        if unknown:
-            raise EvidenceError(f"{source}: evidence id(s) {', '.join(unknown)} not found; check the spelling "
-                                "against data/evidence.csv.")
-        cand = cand[cand["id"].isin(ids)]
-        missing = [i for i in ids if i not in set(cand["id"])]
-        if missing:
-            raise EvidenceError(f"{source}: evidence id(s) {', '.join(missing)} do not match outcome {outcome!r}, "
-                                f"kind {kind!r} and the requested comparison; remove them or fix the filters.")
-    if cand.empty:
-        what = f"{'/'.join(t or ['any'])} vs {'/'.join(c or ['any'])}"
-        raise EvidenceError(f"{source}: no evidence matches outcome {outcome!r}, kind {kind!r}, population "
-                            f"{'/'.join(pops or ['any'])}, comparison {what}; loosen the selection or check node names.")
-    cand["_rank"] = preference_rank(cand, prefer)
-    chosen = []
-    group_keys = ["patient_pool", "population"] if nest_within_cohort else ["patient_pool"]
-    for key, g in cand.groupby(group_keys, sort=False):
-        if ids is not None:
-            if len(g) > 1:
-                raise EvidenceError(
-                    f"{source}: rows {', '.join(g['id'])} come from the same patients "
-                    f"(patient pool {key if isinstance(key, str) else key[0]!r}) and would enter one likelihood "
-                    "twice; keep one of them.")
-            chosen.append(g.index[0])
-            continue
-        g = g.sort_values("_rank", kind="stable")
-        top = g[g["_rank"] == g["_rank"].iloc[0]]
-        if len(top) > 1 and top["cohort"].nunique() > 1:
-            raise EvidenceError(
-                f"{source}: cohorts {', '.join(sorted(top['cohort'].unique()))} share patients (patient pool "
-                f"{g['patient_pool'].iloc[0]!r}) and both report {top['analysis'].iloc[0]} estimates ({', '.join(top['id'])}); "
-                "a cohort may enter one likelihood only once: pick one with `ids` or exclude a cohort.")
-        if len(top) > 1:
-            raise EvidenceError(
-                f"{source}: rows {', '.join(top['id'])} are equally preferred estimates of the same comparison in "
-                f"patient pool {g['patient_pool'].iloc[0]!r}; choose one with `ids` or refine the population.")
-        chosen.append(top.index[0])
-        for j in g.index[1:]:
-            log.append(f"not used: {g.at[j, 'id']} ({g.at[j, 'analysis']}; same patients as {top['id'].iloc[0]}, "
-                       f"which is preferred by {list(prefer)})")
-    sel = cand.loc[chosen]
-    if nest_within_cohort:
-        for pool, g in sel.groupby("patient_pool"):
-            rows = list(g.itertuples())
-            for a, b in itertools.combinations(rows, 2):
-                if not populations_disjoint(a.population, b.population):
-                    raise EvidenceError(
-                        f"{source}: rows {a.id} (population {a.population!r}) and {b.id} (population "
-                        f"{b.population!r}) come from patient pool {pool!r} and their populations can share patients; "
-                        "nested rows must be disjoint subgroups (levels of one variable, e.g. liver_metastases=yes "
-                        "and liver_metastases=no). Keep one of them or exclude a cohort.")
-    for r in sel.itertuples():
-        log.append(f"used: {r.id} ({r.analysis}{', direction flipped' if r.flipped else ''})")
-    if evidence.studies is not None and "label" in evidence.studies.columns:
-        lab = evidence.studies.set_index("cohort")["label"]
-        names = [lab.get(c, "") or p for c, p in zip(sel["cohort"], sel["publication"])]
-    else:
-        names = list(sel["publication"])
+    return cand
+
+
+def _restrict_to_ids(d, cand, ids: list[str], outcome, kind, source) -> pd.DataFrame:
+    unknown = [i for i in ids if i not in set(d["id"])]
+    if unknown:
+        raise EvidenceError(f"{source}: evidence id(s) {', '.join(unknown)} not found; check the spelling "
+                            "against data/evidence.csv.")
+    cand = cand[cand["id"].isin(ids)]
+    missing = [i for i in ids if i not in set(cand["id"])]
+    if missing:
+        raise EvidenceError(f"{source}: evidence id(s) {', '.join(missing)} do not match outcome {outcome!r}, "
+                            f"kind {kind!r} and the requested comparison; remove them or fix the filters.")
+    return cand
+
+
+def _effect_frame(sel: pd.DataFrame, evidence, nest_within_cohort: bool) -> pd.DataFrame:
+    """The engine's input: log HR in the requested direction, SE, labels, covariates, a user's numeric columns."""
+    labels = study_labels(evidence)
+    names = [labels.get(c_) or p for c_, p in zip(sel["cohort"], sel["publication"])]
     out = pd.DataFrame({
         "id": sel["id"].to_numpy(),
         "study": [n if not nest_within_cohort else f"{n} [{pop}]" for n, pop in zip(names, sel["population"])],
@@ -249,17 +236,13 @@ def select_estimates(
     if not cov.empty:
         out = out.join(cov, on="cohort")
     # extra numeric columns of a user's CSV (e.g. a covariate for meta-regression) travel with the rows
-    from . import schema
-
     known = set(schema.FULL_REQUIRED) | set(schema.OPTIONAL) | set(schema.EFFECT_COLUMNS) | {
-        "study", "file_", "row_", "log_hr_", "se_", "se_method", "derivation", "alternatives_", "flags", "patient_pool", "_rank"}
+        "study", "file_", "row_", "log_hr_", "se_", "se_method", "derivation", "alternatives_", "flags",
+        "patient_pool", "_rank"}
     for col in sel.columns:
         if col in known or col in out.columns:
             continue
         vals = pd.to_numeric(sel[col].replace("", np.nan), errors="coerce")
         if vals.notna().all():
             out[col] = vals.to_numpy(float)
-    label_t = "/".join(t) if t else "treatment"
-    label_c = "/".join(c) if c else "comparator"
-    return EffectData(out.reset_index(drop=True), outcome=outcome, treatment_label=label_t,
-                      comparator_label=label_c, log=log)
+    return out

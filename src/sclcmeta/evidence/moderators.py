@@ -32,6 +32,7 @@ from ..vocabulary import Z95
 from .backcalc import BACK_CALCULATION_ASSUMPTIONS, derive_complementary_subgroup, interaction_estimate, rounding_range
 from .harmonize import EffectData
 from .labels import join_covariates, study_labels
+from .selection import preference_rank
 from .table import EvidenceTable
 
 #: ``[evidence] kind`` values handled by this module.
@@ -158,8 +159,8 @@ def _overall_row(d: pd.DataFrame, sub, treatments: Sequence[str], comparators: S
         d["comparator"] == sub["comparator"]
     cand = d[m]
     same = cand[cand["analysis"] == sub["analysis"]]
-    if "preferred" in same.columns and len(same) > 1:
-        same = same.assign(_r=same["preferred"].map({"yes": 0, "": 1, "no": 2}).fillna(1)).sort_values("_r")
+    if len(same) > 1:
+        same = same.assign(_r=preference_rank(same, [sub["analysis"]])).sort_values("_r", kind="stable")
     return (same.iloc[0] if len(same) else None), cand[cand["analysis"] != sub["analysis"]]
 
 
@@ -201,6 +202,120 @@ def _interaction_caveats(mod: Moderator, pairs: pd.DataFrame, ev: EvidenceTable 
     return out
 
 
+def _levels_of(g, mod: Moderator, factor: str, cohort: str, t, c, log: list[str]) -> dict[str, pd.Series]:
+    """The cohort's usable subgroup rows, one per level of the moderator (others logged)."""
+    by_level: dict[str, pd.Series] = {}
+    for _, r in g.iterrows():
+        level = mod.canonical(r["population"].split("=", 1)[1] if "=" in r["population"] else "")
+        if t and c and not (r["treatment"] in t and r["comparator"] in c):
+            log.append(f"not used: {r['id']} (comparison {r['treatment']} vs {r['comparator']} is not the "
+                       "requested one)")
+            continue
+        if not np.isfinite(r["se_"]):
+            log.append(f"not used: {r['id']} (no standard error)")
+            continue
+        if level not in (mod.index, mod.reference):
+            log.append(f"not used: {r['id']} (level {level!r} is neither {mod.index!r} nor {mod.reference!r})")
+            continue
+        if level in by_level:
+            log.append(f"not used: {r['id']} (a second {factor}={level} estimate in {cohort}; "
+                       f"{by_level[level]['id']} is used)")
+            continue
+        by_level[level] = r
+    return by_level
+
+
+def _complete_pair(d, cov, mod: Moderator, factor: str, cohort: str, est: dict, rec: dict, t, c, derive: bool,
+                   rounding: str | None, log: list[str]) -> bool:
+    """Derive the missing subgroup of ``est`` by back-calculation; False (logged) when it cannot be derived."""
+    missing = [lv for lv in (mod.index, mod.reference) if lv not in est]
+    if not missing:
+        return True
+    (have_level, have), = est.items()
+    lack = missing[0]
+    r = have["row"]
+    if not derive:
+        log.append(f"not used: {cohort} reports only {factor}={have_level} ({r['id']}); back-calculation "
+                   "switched off")
+        return False
+    o, others = _overall_row(d, r, t, c)
+    if o is None:
+        log.append(f"not used: {cohort} reports only {factor}={have_level} ({r['id']}) and no overall HR "
+                   f"from the same kind of analysis ({r['analysis']}) to back-calculate the other subgroup")
+        return False
+    n_sub, n_all = _n_of(r), _n_of(o)
+    prop = None
+    if not (math.isfinite(n_sub) and math.isfinite(n_all)):
+        p_index = cov[mod.proportion].get(cohort, np.nan) if (mod.proportion and mod.proportion in cov) \
+            else np.nan
+        if math.isfinite(p_index):
+            prop = p_index if have_level == mod.index else 1.0 - p_index
+    where = f"back-calculation of {cohort} {factor}={lack} from {o['id']} and {r['id']}"
+    try:
+        der = derive_complementary_subgroup((o["log_hr_"], o["se_"]), (r["log_hr_"], r["se_"]),
+                                            n_sub if math.isfinite(n_sub) else None,
+                                            n_all if math.isfinite(n_all) else None,
+                                            proportion=prop, where=where)
+    except EvidenceError as exc:
+        log.append(f"not used: {cohort}: {exc}")
+        return False
+    did = f"derived[{o['id']} minus {r['id']}]"
+    est[lack] = {"y": der.log_hr, "se": der.se, "id": did, "derived": True, "row": None}
+    rec["overall_id"] = o["id"]
+    rec["information_share"] = der.information_share
+    rec["patient_share"] = der.patient_share
+    rec["derived_level"] = lack
+    rec["notes"] += list(der.warnings)
+    rng = rounding_range(o, r)
+    sign = 1.0 if lack == mod.index else -1.0   # interaction = y_index - y_ref
+    if rng is not None and rng["corners"]:
+        inter = [sign * (yd - y1) for y1, _, yd, _ in rng["corners"]]
+        rec["rounding_lo"], rec["rounding_hi"] = min(inter), max(inter)
+        rec["derived_hr_lo"], rec["derived_hr_hi"] = (math.exp(v) for v in rng["derived"])
+        if rounding in ("low", "high"):
+            k = int(np.argmin(inter) if rounding == "low" else np.argmax(inter))
+            y1, s1, yd, sd = rng["corners"][k]
+            est[lack].update(y=yd, se=sd)
+            est[have_level].update(y=y1, se=s1)
+            rec["notes"].append(f"rounding setting '{rounding}': printed numbers moved within their "
+                                "rounding to the corner giving the "
+                                f"{'smallest' if rounding == 'low' else 'largest'} interaction")
+    for _, alt in others.iterrows():
+        try:
+            derive_complementary_subgroup((alt["log_hr_"], alt["se_"]), (r["log_hr_"], r["se_"]))
+            ok = "also possible"
+        except EvidenceError:
+            ok = ("impossible (the subgroup is more precise than that whole), so the subgroup does not "
+                  "come from that analysis")
+        rec["notes"].append(f"back-calculation against {alt['id']} ({alt['analysis']}) is {ok}")
+    log.append(
+        f"derived: {cohort} {factor}={lack}: HR {fmt_ci(der.log_hr, der.se)} by inverse-variance "
+        f"back-calculation from the overall {o['id']} ({_printed(o)}) and the reported "
+        f"{factor}={have_level} {r['id']} ({_printed(r)}); information share "
+        f"{der.information_share:.3f} vs patient share {der.patient_share:.3f}"
+        + (f"; printed rounding alone moves the derived HR over {rec.get('derived_hr_lo', np.nan):.2f}-"
+           f"{rec.get('derived_hr_hi', np.nan):.2f}" if "derived_hr_lo" in rec else "")
+        + "".join(f"; {n}" for n in rec["notes"]))
+    return True
+
+
+def _pair_record(mod: Moderator, est: dict, by_level: dict, rec: dict) -> dict:
+    """The interaction row of one cohort from its two subgroup estimates (reported or derived)."""
+    a, b = est[mod.index], est[mod.reference]
+    src = by_level.get(mod.index, by_level.get(mod.reference))
+    y, se = interaction_estimate((a["y"], a["se"]), (b["y"], b["se"]))
+    rec.update({"txt_index": _printed(a["row"]) if a["row"] is not None else fmt_ci(a["y"], a["se"]),
+                "txt_ref": _printed(b["row"]) if b["row"] is not None else fmt_ci(b["y"], b["se"]),
+                "y_index": a["y"], "se_index": a["se"], "id_index": a["id"], "derived_index": a["derived"],
+                "y_ref": b["y"], "se_ref": b["se"], "id_ref": b["id"], "derived_ref": b["derived"],
+                "y": y, "se": se, "derived": a["derived"] or b["derived"], "analysis": src["analysis"],
+                "design": src["design"], "line": src["line"], "treatment": src["treatment"],
+                "comparator": src["comparator"],
+                "flags": ";".join(x for x in dict.fromkeys(
+                    ";".join(str(e["row"]["flags"]) for e in (a, b) if e["row"] is not None).split(";")) if x)})
+    return rec
+
+
 def subgroup_pairs(ev: EvidenceTable, factor: str, outcome: str, *, treatment: Iterable[str] | None = None,
                    comparator: Iterable[str] | None = None, line: str | None = None, exclude: Iterable[str] = (),
                    pool_prefer: Sequence[str] = (), derive: bool = True, rounding: str | None = None,
@@ -230,112 +345,15 @@ def subgroup_pairs(ev: EvidenceTable, factor: str, outcome: str, *, treatment: I
     cov = ev.covariates()
     rows = []
     for cohort, g in sg.groupby("cohort", sort=False):
-        by_level: dict[str, pd.Series] = {}
-        for _, r in g.iterrows():
-            level = mod.canonical(r["population"].split("=", 1)[1] if "=" in r["population"] else "")
-            if t and c and not (r["treatment"] in t and r["comparator"] in c):
-                log.append(f"not used: {r['id']} (comparison {r['treatment']} vs {r['comparator']} is not the "
-                           "requested one)")
-                continue
-            if not np.isfinite(r["se_"]):
-                log.append(f"not used: {r['id']} (no standard error)")
-                continue
-            if level not in (mod.index, mod.reference):
-                log.append(f"not used: {r['id']} (level {level!r} is neither {mod.index!r} nor {mod.reference!r})")
-                continue
-            if level in by_level:
-                log.append(f"not used: {r['id']} (a second {factor}={level} estimate in {cohort}; "
-                           f"{by_level[level]['id']} is used)")
-                continue
-            by_level[level] = r
+        by_level = _levels_of(g, mod, factor, cohort, t, c, log)
         if not by_level:
             continue
         rec = {"cohort": cohort, "patient_pool": g["patient_pool"].iloc[0], "study": labels.get(cohort, cohort),
                "outcome": outcome, "notes": []}
-        est: dict[str, dict] = {}
-        for level, r in by_level.items():
-            est[level] = {"y": float(r["log_hr_"]), "se": float(r["se_"]), "id": r["id"], "derived": False,
-                          "row": r}
-        missing = [lv for lv in (mod.index, mod.reference) if lv not in est]
-        if missing:
-            (have_level, have), = est.items()
-            lack = missing[0]
-            r = have["row"]
-            if not derive:
-                log.append(f"not used: {cohort} reports only {factor}={have_level} ({r['id']}); back-calculation "
-                           "switched off")
-                continue
-            o, others = _overall_row(d, r, t, c)
-            if o is None:
-                log.append(f"not used: {cohort} reports only {factor}={have_level} ({r['id']}) and no overall HR "
-                           f"from the same kind of analysis ({r['analysis']}) to back-calculate the other subgroup")
-                continue
-            n_sub, n_all = _n_of(r), _n_of(o)
-            prop = None
-            if not (math.isfinite(n_sub) and math.isfinite(n_all)):
-                p_index = cov[mod.proportion].get(cohort, np.nan) if (mod.proportion and mod.proportion in cov) \
-                    else np.nan
-                if math.isfinite(p_index):
-                    prop = p_index if have_level == mod.index else 1.0 - p_index
-            where = f"back-calculation of {cohort} {factor}={lack} from {o['id']} and {r['id']}"
-            try:
-                der = derive_complementary_subgroup((o["log_hr_"], o["se_"]), (r["log_hr_"], r["se_"]),
-                                                    n_sub if math.isfinite(n_sub) else None,
-                                                    n_all if math.isfinite(n_all) else None,
-                                                    proportion=prop, where=where)
-            except EvidenceError as exc:
-                log.append(f"not used: {cohort}: {exc}")
-                continue
-            did = f"derived[{o['id']} minus {r['id']}]"
-            est[lack] = {"y": der.log_hr, "se": der.se, "id": did, "derived": True, "row": None}
-            rec["overall_id"] = o["id"]
-            rec["information_share"] = der.information_share
-            rec["patient_share"] = der.patient_share
-            rec["derived_level"] = lack
-            rec["notes"] += list(der.warnings)
-            rng = rounding_range(o, r)
-            sign = 1.0 if lack == mod.index else -1.0   # interaction = y_index - y_ref
-            if rng is not None and rng["corners"]:
-                inter = [sign * (yd - y1) for y1, _, yd, _ in rng["corners"]]
-                rec["rounding_lo"], rec["rounding_hi"] = min(inter), max(inter)
-                rec["derived_hr_lo"], rec["derived_hr_hi"] = (math.exp(v) for v in rng["derived"])
-                if rounding in ("low", "high"):
-                    k = int(np.argmin(inter) if rounding == "low" else np.argmax(inter))
-                    y1, s1, yd, sd = rng["corners"][k]
-                    est[lack].update(y=yd, se=sd)
-                    est[have_level].update(y=y1, se=s1)
-                    rec["notes"].append(f"rounding setting '{rounding}': printed numbers moved within their "
-                                        "rounding to the corner giving the "
-                                        f"{'smallest' if rounding == 'low' else 'largest'} interaction")
-            for _, alt in others.iterrows():
-                try:
-                    derive_complementary_subgroup((alt["log_hr_"], alt["se_"]), (r["log_hr_"], r["se_"]))
-                    ok = "also possible"
-                except EvidenceError:
-                    ok = ("impossible (the subgroup is more precise than that whole), so the subgroup does not "
-                          "come from that analysis")
-                rec["notes"].append(f"back-calculation against {alt['id']} ({alt['analysis']}) is {ok}")
-            log.append(
-                f"derived: {cohort} {factor}={lack}: HR {fmt_ci(der.log_hr, der.se)} by inverse-variance "
-                f"back-calculation from the overall {o['id']} ({_printed(o)}) and the reported "
-                f"{factor}={have_level} {r['id']} ({_printed(r)}); information share "
-                f"{der.information_share:.3f} vs patient share {der.patient_share:.3f}"
-                + (f"; printed rounding alone moves the derived HR over {rec.get('derived_hr_lo', np.nan):.2f}-"
-                   f"{rec.get('derived_hr_hi', np.nan):.2f}" if "derived_hr_lo" in rec else "")
-                + "".join(f"; {n}" for n in rec["notes"]))
-        a, b = est[mod.index], est[mod.reference]
-        src = by_level.get(mod.index, by_level.get(mod.reference))
-        y, se = interaction_estimate((a["y"], a["se"]), (b["y"], b["se"]))
-        rec.update({"txt_index": _printed(a["row"]) if a["row"] is not None else fmt_ci(a["y"], a["se"]),
-                    "txt_ref": _printed(b["row"]) if b["row"] is not None else fmt_ci(b["y"], b["se"]),
-                    "y_index": a["y"], "se_index": a["se"], "id_index": a["id"], "derived_index": a["derived"],
-                    "y_ref": b["y"], "se_ref": b["se"], "id_ref": b["id"], "derived_ref": b["derived"],
-                    "y": y, "se": se, "derived": a["derived"] or b["derived"], "analysis": src["analysis"],
-                    "design": src["design"], "line": src["line"], "treatment": src["treatment"],
-                    "comparator": src["comparator"],
-                    "flags": ";".join(x for x in dict.fromkeys(
-                        ";".join(str(e["row"]["flags"]) for e in (a, b) if e["row"] is not None).split(";")) if x)})
-        rows.append(rec)
+        est = {level: {"y": float(r["log_hr_"]), "se": float(r["se_"]), "id": r["id"], "derived": False, "row": r}
+               for level, r in by_level.items()}
+        if _complete_pair(d, cov, mod, factor, cohort, est, rec, t, c, derive, rounding, log):
+            rows.append(_pair_record(mod, est, by_level, rec))
     cols = ["cohort", "patient_pool", "study", "outcome", "y_index", "se_index", "id_index", "derived_index", "y_ref",
             "se_ref", "id_ref", "derived_ref", "y", "se", "derived", "analysis", "design", "line", "treatment",
             "comparator", "flags", "overall_id", "information_share", "patient_share", "derived_level",

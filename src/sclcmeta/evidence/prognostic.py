@@ -24,6 +24,7 @@ from ..errors import EvidenceError, SpecError
 from .harmonize import select_estimates
 from .labels import join_covariates, study_labels
 from .moderators import DOUBT_FLAGS, ICI_ARMS, Moderator, ModeratorEffects, as_tuple, get_moderator
+from .selection import preference_rank
 from .table import EvidenceTable
 
 def prognostic_effects(ev: EvidenceTable, factor: str, outcome: str, *, index: Iterable[str] | None = None,
@@ -64,83 +65,18 @@ def prognostic_effects(ev: EvidenceTable, factor: str, outcome: str, *, index: I
     log: list[str] = []
     labels = study_labels(ev)
     rows, status = [], []
-    ex = set(exclude)
+    screen = dict(mod=mod, idx_l=idx_l, ref_l=ref_l, pops=pops, ids=ids, exclude=set(exclude),
+                  direction_doubtful=direction_doubtful, labels=labels, log=log)
     for _, r in cand.iterrows():
-        ti, ci = mod.canonical(r["treatment"]), mod.canonical(r["comparator"])
-        flags = [f for f in str(r["flags"]).split(";") if f]
-        st = {"id": r["id"], "cohort": r["cohort"], "study": labels.get(r["cohort"], r["cohort"]),
-              "population": r["population"], "analysis": r["analysis"],
-              "levels": f"{r['treatment']} vs {r['comparator'] or '(per unit)'}", "hr": r["hr"],
-              "ci": f"{r['ci_low']}-{r['ci_high']}", "flags": ";".join(flags), "y": np.nan, "se": float(r["se_"]),
-              "status": "", "reason": ""}
-        reason = ""
-        flipped = False
-        if ids is not None and r["id"] not in ids:
-            reason = "not among the spec's ids"
-        elif r["cohort"] in ex or r["patient_pool"] in ex:
-            reason = "cohort excluded by the spec"
-        elif r["population"] not in pops:
-            reason = (f"population {r['population']!r} is not an ICI-treated arm (a Cox model across both arms "
-                      "describes prognosis under either treatment)")
-        elif not np.isfinite(r["se_"]):
-            reason = "no standard error"
-        elif (ti, ci) == (idx_l, ref_l):
-            pass
-        elif (ti, ci) == (ref_l, idx_l):
-            flipped = True
-        else:
-            reason = (f"levels {r['treatment']} vs {r['comparator'] or 'per unit'} are not {idx_l} vs {ref_l} "
-                      "(different cutpoint or a continuous scale)")
-        doubt = [f for f in flags if f in DOUBT_FLAGS]
-        y = float(r["log_hr_"]) * (-1.0 if flipped else 1.0)
-        st["y"] = y
-        if not reason and doubt:
-            if direction_doubtful == "exclude":
-                reason = (f"curator flag {'/'.join(doubt)}: the printed direction contradicts the paper, so it is "
-                          "excluded by default and not flipped (sensitivity settings use it as printed and flipped)")
-            elif direction_doubtful == "flipped":
-                y = -y
-                flipped = not flipped
-                flags.append("flipped_by_assumption")
-                st["y"] = y
-                log.append(f"flipped by assumption: {r['id']} ({'/'.join(doubt)}): entered as HR {math.exp(y):.3g} "
-                           "on the assumption that the table is inversely coded (sensitivity setting)")
-            else:
-                log.append(f"as printed: {r['id']} ({'/'.join(doubt)}) enters with its printed direction, "
-                           f"HR {math.exp(y):.3g} (sensitivity setting)")
-        if reason:
-            st["status"], st["reason"] = "not used", reason
-            status.append(st)
-            log.append(f"not used: {r['id']} ({reason})")
-            continue
-        rows.append({**r.to_dict(), "y": y, "flipped_": flipped, "flags_": ";".join(flags), "_st": len(status)})
+        st, row = _screen_row(r, **screen)
+        if row is not None:
+            rows.append({**row, "_st": len(status)})
         status.append(st)
     if not rows:
         raise EvidenceError(f"{source}: no {outcome} prognostic HR of {factor} ({idx_l} vs {ref_l}) within ICI-treated "
                             "arms is usable; see the selection log.")
     sel = pd.DataFrame(rows)
-    prank = {co: i for i, co in enumerate(pool_prefer)}
-    arank = {a: i for i, a in enumerate(prefer)}
-    pref = sel["preferred"].map({"yes": 0, "": 1, "no": 2}).fillna(1) if "preferred" in sel else 1
-    sel["_r"] = list(zip(sel["cohort"].map(lambda x: prank.get(x, len(prank))),
-                         sel["analysis"].map(lambda a: arank.get(a, len(arank))), pref))
-    chosen = []
-    for pool, g in sel.groupby("patient_pool", sort=False):
-        g = g.sort_values("_r", kind="stable")
-        top = g.iloc[0]
-        if (g["_r"] == top["_r"]).sum() > 1:
-            tied = g[g["_r"] == top["_r"]]
-            raise EvidenceError(f"{source}: rows {', '.join(tied['id'])} are equally preferred estimates from patient "
-                                f"pool {pool!r}; order the cohorts with pool_prefer or name one with ids.")
-        chosen.append(g.index[0])
-        status[int(top["_st"])].update(status="used", reason="")
-        for j in g.index[1:]:
-            why = (f"same patients as {top['id']}" if g.at[j, "cohort"] != top["cohort"]
-                   else f"{g.at[j, 'analysis']}; {top['analysis']} {top['id']} preferred")
-            if g.at[j, "cohort"] != top["cohort"]:
-                why += f" (patient pool {pool!r}; {top['cohort']} preferred: pool_prefer {list(pool_prefer)})"
-            status[int(g.at[j, "_st"])].update(status="not used", reason=why)
-            log.append(f"not used: {g.at[j, 'id']} ({why})")
+    chosen = _one_per_pool(sel, status, prefer, pool_prefer, source, log)
     sel = sel.loc[chosen]
     arm_txt = {"arm=2l_ici": "2L-ICI arm", "arm=ici_cont_2l": "ICI continuation arm",
                "arm=atezolizumab_cont_2l": "atezolizumab continuation, single arm"}
@@ -163,6 +99,80 @@ def prognostic_effects(ev: EvidenceTable, factor: str, outcome: str, *, index: I
     return ModeratorEffects(data.reset_index(drop=True), outcome=outcome, treatment_label=f"{factor} {idx_l}",
                             comparator_label=f"{ref_l}", log=log, kind="prognostic", moderator=factor,
                             candidates=cands, caveats=caveats)
+
+
+def _screen_row(r, *, mod: Moderator, idx_l: str, ref_l: str, pops: set, ids, exclude: set, direction_doubtful: str,
+                labels: dict, log: list[str]) -> tuple[dict, dict | None]:
+    """One candidate's status row, and the row harmonized to ``idx_l`` vs ``ref_l`` if it is usable (else None)."""
+    ti, ci = mod.canonical(r["treatment"]), mod.canonical(r["comparator"])
+    flags = [f for f in str(r["flags"]).split(";") if f]
+    st = {"id": r["id"], "cohort": r["cohort"], "study": labels.get(r["cohort"], r["cohort"]),
+          "population": r["population"], "analysis": r["analysis"],
+          "levels": f"{r['treatment']} vs {r['comparator'] or '(per unit)'}", "hr": r["hr"],
+          "ci": f"{r['ci_low']}-{r['ci_high']}", "flags": ";".join(flags), "y": np.nan, "se": float(r["se_"]),
+          "status": "", "reason": ""}
+    reason, flipped = "", False
+    if ids is not None and r["id"] not in ids:
+        reason = "not among the spec's ids"
+    elif r["cohort"] in exclude or r["patient_pool"] in exclude:
+        reason = "cohort excluded by the spec"
+    elif r["population"] not in pops:
+        reason = (f"population {r['population']!r} is not an ICI-treated arm (a Cox model across both arms "
+                  "describes prognosis under either treatment)")
+    elif not np.isfinite(r["se_"]):
+        reason = "no standard error"
+    elif (ti, ci) == (ref_l, idx_l):
+        flipped = True
+    elif (ti, ci) != (idx_l, ref_l):
+        reason = (f"levels {r['treatment']} vs {r['comparator'] or 'per unit'} are not {idx_l} vs {ref_l} "
+                  "(different cutpoint or a continuous scale)")
+    doubt = [f for f in flags if f in DOUBT_FLAGS]
+    y = float(r["log_hr_"]) * (-1.0 if flipped else 1.0)
+    st["y"] = y
+    if not reason and doubt:
+        if direction_doubtful == "exclude":
+            reason = (f"curator flag {'/'.join(doubt)}: the printed direction contradicts the paper, so it is "
+                      "excluded by default and not flipped (sensitivity settings use it as printed and flipped)")
+        elif direction_doubtful == "flipped":
+            y, flipped = -y, not flipped
+            flags.append("flipped_by_assumption")
+            st["y"] = y
+            log.append(f"flipped by assumption: {r['id']} ({'/'.join(doubt)}): entered as HR {math.exp(y):.3g} "
+                       "on the assumption that the table is inversely coded (sensitivity setting)")
+        else:
+            log.append(f"as printed: {r['id']} ({'/'.join(doubt)}) enters with its printed direction, "
+                       f"HR {math.exp(y):.3g} (sensitivity setting)")
+    if reason:
+        st["status"], st["reason"] = "not used", reason
+        log.append(f"not used: {r['id']} ({reason})")
+        return st, None
+    return st, {**r.to_dict(), "y": y, "flipped_": flipped, "flags_": ";".join(flags)}
+
+
+def _one_per_pool(sel: pd.DataFrame, status: list[dict], prefer, pool_prefer, source: str, log: list[str]) -> list:
+    """One prognostic estimate per patient pool: cohort order ``pool_prefer`` first, then the one selection rule
+    (:func:`~sclcmeta.evidence.selection.preference_rank`: analysis ``prefer``, the curator's ``preferred``);
+    the status rows of the others say why they are not used."""
+    prank = {co: i for i, co in enumerate(pool_prefer)}
+    sel["_r"] = list(zip(sel["cohort"].map(lambda x: prank.get(x, len(prank))), preference_rank(sel, prefer)))
+    chosen = []
+    for pool, g in sel.groupby("patient_pool", sort=False):
+        g = g.sort_values("_r", kind="stable")
+        top = g.iloc[0]
+        if (g["_r"] == top["_r"]).sum() > 1:
+            tied = g[g["_r"] == top["_r"]]
+            raise EvidenceError(f"{source}: rows {', '.join(tied['id'])} are equally preferred estimates from patient "
+                                f"pool {pool!r}; order the cohorts with pool_prefer or name one with ids.")
+        chosen.append(g.index[0])
+        status[int(top["_st"])].update(status="used", reason="")
+        for j in g.index[1:]:
+            why = (f"same patients as {top['id']}" if g.at[j, "cohort"] != top["cohort"]
+                   else f"{g.at[j, 'analysis']}; {top['analysis']} {top['id']} preferred")
+            if g.at[j, "cohort"] != top["cohort"]:
+                why += f" (patient pool {pool!r}; {top['cohort']} preferred: pool_prefer {list(pool_prefer)})"
+            status[int(g.at[j, "_st"])].update(status="not used", reason=why)
+            log.append(f"not used: {g.at[j, 'id']} ({why})")
+    return chosen
 
 
 def ecological_effects(ev: EvidenceTable, covariate: str, outcome: str, *, treatment, comparator,

@@ -7,9 +7,12 @@ with :func:`populations_disjoint`.
 
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import pandas as pd
+
+from ..errors import EvidenceError
 
 #: Default preference among analyses of the same comparison in the same cohort.
 DEFAULT_PREFERENCE = ("propensity_matched", "multivariable", "unadjusted", "univariable")
@@ -52,3 +55,51 @@ def populations_disjoint(a: str, b: str) -> bool:
     return any(v in tb and ta[v] != tb[v] and "*" not in (ta[v], tb[v]) for v in ta)
 
 
+
+
+def one_per_pool(cand: pd.DataFrame, prefer: Sequence[str], keys: list[str], *, exact_ids: bool, source: str,
+                 log: list[str]) -> list:
+    """Index of the one estimate each patient pool (and population, when nesting) contributes.
+
+    The most preferred row (:func:`preference_rank`) is used and the others are logged; two cohorts sharing
+    patients with equally preferred rows, or two equally preferred rows of one cohort, are errors, as is
+    more than one row of a pool when the caller named exact ``ids``.
+    """
+    cand = cand.assign(_rank=preference_rank(cand, prefer))
+    chosen = []
+    for key, g in cand.groupby(keys, sort=False):
+        pool = g["patient_pool"].iloc[0]
+        if exact_ids:
+            if len(g) > 1:
+                raise EvidenceError(f"{source}: rows {', '.join(g['id'])} come from the same patients (patient pool "
+                                    f"{pool!r}) and would enter one likelihood twice; keep one of them.")
+            chosen.append(g.index[0])
+            continue
+        g = g.sort_values("_rank", kind="stable")
+        top = g[g["_rank"] == g["_rank"].iloc[0]]
+        if len(top) > 1 and top["cohort"].nunique() > 1:
+            raise EvidenceError(
+                f"{source}: cohorts {', '.join(sorted(top['cohort'].unique()))} share patients (patient pool "
+                f"{pool!r}) and both report {top['analysis'].iloc[0]} estimates ({', '.join(top['id'])}); "
+                "a cohort may enter one likelihood only once: pick one with `ids` or exclude a cohort.")
+        if len(top) > 1:
+            raise EvidenceError(
+                f"{source}: rows {', '.join(top['id'])} are equally preferred estimates of the same comparison in "
+                f"patient pool {pool!r}; choose one with `ids` or refine the population.")
+        chosen.append(top.index[0])
+        for j in g.index[1:]:
+            log.append(f"not used: {g.at[j, 'id']} ({g.at[j, 'analysis']}; same patients as {top['id'].iloc[0]}, "
+                       f"which is preferred by {list(prefer)})")
+    return chosen
+
+
+def check_disjoint_nesting(sel: pd.DataFrame, source: str) -> None:
+    """Raise when two rows of one patient pool have populations that can share a patient."""
+    for pool, g in sel.groupby("patient_pool"):
+        for a, b in itertools.combinations(list(g.itertuples()), 2):
+            if not populations_disjoint(a.population, b.population):
+                raise EvidenceError(
+                    f"{source}: rows {a.id} (population {a.population!r}) and {b.id} (population "
+                    f"{b.population!r}) come from patient pool {pool!r} and their populations can share patients; "
+                    "nested rows must be disjoint subgroups (levels of one variable, e.g. liver_metastases=yes "
+                    "and liver_metastases=no). Keep one of them or exclude a cohort.")

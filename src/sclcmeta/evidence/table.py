@@ -252,75 +252,87 @@ def _validate(df: pd.DataFrame, file: str, minimal: bool, nodes: set[str] | None
             errors.append(f"{_where(file, i + 1, 'id', df.at[i, 'id'])}: duplicate id (first used in row {first}); "
                           "give every estimate its own id.")
     for i, r in df.iterrows():
-        row = int(i) + 1
-        n_before = len(errors)
-        if r["id"] == "":
-            errors.append(f"{_where(file, row, 'id', '')}: empty id; give the row a unique id.")
-        if not minimal:
-            for c in schema.PROVENANCE:
-                if r.get(c, "") == "":
-                    errors.append(f"{_where(file, row, c, '')}: missing provenance; every number needs its "
-                                  "source (seed file or DOI), location (table/section) and a verbatim quote.")
-        for c, allowed in schema.CATEGORIES.items():
-            v = r.get(c, "")
-            if c == "outcome" or v != "":
-                if v not in allowed:
-                    errors.append(f"{_where(file, row, c, v)}: not a known {c}; use one of {', '.join(allowed)}.")
-        nums: dict[str, float] = {}
-        for c in schema.NUMERIC_COLUMNS:
-            v = r.get(c, "")
-            if v == "":
-                continue
-            try:
-                x = float(v)
-            except ValueError:
-                errors.append(f"{_where(file, row, c, v)}: not a number; write a plain decimal such as 0.75.")
-                continue
-            if not math.isfinite(x):
-                errors.append(f"{_where(file, row, c, v)}: not a finite number.")
-                continue
-            nums[c] = x
-        for c in schema.POSITIVE_COLUMNS:
-            if c in nums and nums[c] <= 0:
-                why = ("hazard ratios and their bounds are > 0; write a log HR in 'log_hr' instead"
-                       if c in ("hr", "ci_low", "ci_high", "se") else
-                       "a log-rank variance, an event count, an allocation ratio and a median are > 0")
-                errors.append(f"{_where(file, row, c, r[c])}: must be positive ({why}).")
-        if "ci_level" in nums and not 0 < nums["ci_level"] < 1:
-            errors.append(f"{_where(file, row, 'ci_level', r['ci_level'])}: CI level must be a proportion "
-                          "such as 0.95 (not 95).")
-        if r.get("p_value", "") != "":
-            try:
-                parse_p(r["p_value"])
-            except ValueError:
-                errors.append(f"{_where(file, row, 'p_value', r['p_value'])}: not a p-value; write e.g. 0.003 or <0.001.")
-        lo, hr, hi = nums.get("ci_low"), nums.get("hr"), nums.get("ci_high")
-        if lo is not None and hi is not None and lo > 0 and hi > 0:
-            if lo >= hi:
-                errors.append(f"{_where(file, row, 'ci_low', r['ci_low'])}: lower bound is not below the upper "
-                              f"bound {r['ci_high']!r}; check the order of ci_low and ci_high.")
-            elif hr is not None and hr > 0 and not lo <= hr <= hi:
-                col = "ci_low" if hr < lo else "ci_high"
-                errors.append(f"{_where(file, row, col, r[col])}: bounds ({r['ci_low']}, {r['ci_high']}) do not "
-                              f"bracket the HR {r['hr']}; check the transcription (a swapped or mistyped digit).")
-        has_ci = lo is not None and hi is not None
-        has_log = "log_hr" in nums and "se" in nums
-        has_p = hr is not None and r.get("p_value", "") != ""
-        errors.extend(_check_encodings(r, nums, file, row, classic=has_ci or has_log or has_p))
-        has_other = any(_present(r, nums)[k] for k in ("o_minus_e_v", "logrank_p_events", "medians_exponential"))
-        # a row whose effect columns already drew an error (e.g. V not a number) needs no second message
-        effect_error = any(f"column '{c}'" in e for e in errors[n_before:] for c in _EFFECT_INPUTS)
-        if not (has_ci or has_log or has_p or has_other or effect_error):
-            errors.append(f"{_where(file, row, 'hr', r.get('hr', ''))}: no usable estimate; give hr with ci_low "
-                          "and ci_high, or log_hr with se, or hr with p_value, or o_minus_e with v, or logrank_p "
-                          "with favours and the events (events_total, or events_treatment and "
-                          "events_comparator), or both medians with the events in each arm.")
-        if nodes is not None and r.get("kind") in ("treatment_effect", "subgroup_treatment_effect"):
-            for c in ("treatment", "comparator"):
-                if r[c] not in nodes:
-                    errors.append(f"{_where(file, row, c, r[c])}: unknown treatment node; add it to nodes.csv "
-                                  f"or use one of {', '.join(sorted(nodes)[:5])}, ...")
+        errors.extend(_row_errors(r, int(i) + 1, file, minimal, nodes))
     return errors
+
+
+def _row_errors(r: pd.Series, row: int, file: str, minimal: bool, nodes: set[str] | None) -> list[str]:
+    """Every problem of one data row (1-based ``row``), each naming file, row, column and value."""
+    errors: list[str] = []
+    n_before = 0
+    if r["id"] == "":
+        errors.append(f"{_where(file, row, 'id', '')}: empty id; give the row a unique id.")
+    if not minimal:
+        for c in schema.PROVENANCE:
+            if r.get(c, "") == "":
+                errors.append(f"{_where(file, row, c, '')}: missing provenance; every number needs its "
+                              "source (seed file or DOI), location (table/section) and a verbatim quote.")
+    for c, allowed in schema.CATEGORIES.items():
+        v = r.get(c, "")
+        if c == "outcome" or v != "":
+            if v not in allowed:
+                errors.append(f"{_where(file, row, c, v)}: not a known {c}; use one of {', '.join(allowed)}.")
+    nums = _numbers(r, file, row, errors)
+    for c in schema.POSITIVE_COLUMNS:
+        if c in nums and nums[c] <= 0:
+            why = ("hazard ratios and their bounds are > 0; write a log HR in 'log_hr' instead"
+                   if c in ("hr", "ci_low", "ci_high", "se") else
+                   "a log-rank variance, an event count, an allocation ratio and a median are > 0")
+            errors.append(f"{_where(file, row, c, r[c])}: must be positive ({why}).")
+    if "ci_level" in nums and not 0 < nums["ci_level"] < 1:
+        errors.append(f"{_where(file, row, 'ci_level', r['ci_level'])}: CI level must be a proportion "
+                      "such as 0.95 (not 95).")
+    if r.get("p_value", "") != "":
+        try:
+            parse_p(r["p_value"])
+        except ValueError:
+            errors.append(f"{_where(file, row, 'p_value', r['p_value'])}: not a p-value; write e.g. 0.003 or <0.001.")
+    lo, hr, hi = nums.get("ci_low"), nums.get("hr"), nums.get("ci_high")
+    if lo is not None and hi is not None and lo > 0 and hi > 0:
+        if lo >= hi:
+            errors.append(f"{_where(file, row, 'ci_low', r['ci_low'])}: lower bound is not below the upper "
+                          f"bound {r['ci_high']!r}; check the order of ci_low and ci_high.")
+        elif hr is not None and hr > 0 and not lo <= hr <= hi:
+            col = "ci_low" if hr < lo else "ci_high"
+            errors.append(f"{_where(file, row, col, r[col])}: bounds ({r['ci_low']}, {r['ci_high']}) do not "
+                          f"bracket the HR {r['hr']}; check the transcription (a swapped or mistyped digit).")
+    has_ci = lo is not None and hi is not None
+    has_log = "log_hr" in nums and "se" in nums
+    has_p = hr is not None and r.get("p_value", "") != ""
+    errors.extend(_check_encodings(r, nums, file, row, classic=has_ci or has_log or has_p))
+    has_other = any(_present(r, nums)[k] for k in ("o_minus_e_v", "logrank_p_events", "medians_exponential"))
+    # a row whose effect columns already drew an error (e.g. V not a number) needs no second message
+    effect_error = any(f"column '{c}'" in e for e in errors[n_before:] for c in _EFFECT_INPUTS)
+    if not (has_ci or has_log or has_p or has_other or effect_error):
+        errors.append(f"{_where(file, row, 'hr', r.get('hr', ''))}: no usable estimate; give hr with ci_low "
+                      "and ci_high, or log_hr with se, or hr with p_value, or o_minus_e with v, or logrank_p "
+                      "with favours and the events (events_total, or events_treatment and "
+                      "events_comparator), or both medians with the events in each arm.")
+    if nodes is not None and r.get("kind") in ("treatment_effect", "subgroup_treatment_effect"):
+        for c in ("treatment", "comparator"):
+            if r[c] not in nodes:
+                errors.append(f"{_where(file, row, c, r[c])}: unknown treatment node; add it to nodes.csv "
+                              f"or use one of {', '.join(sorted(nodes)[:5])}, ...")
+    return errors
+
+
+def _numbers(r: pd.Series, file: str, row: int, errors: list[str]) -> dict[str, float]:
+    """The row's numeric cells as floats; a cell that is not a finite number adds an error instead."""
+    nums: dict[str, float] = {}
+    for c in schema.NUMERIC_COLUMNS:
+        v = r.get(c, "")
+        if v == "":
+            continue
+        try:
+            x = float(v)
+        except ValueError:
+            errors.append(f"{_where(file, row, c, v)}: not a number; write a plain decimal such as 0.75.")
+            continue
+        if not math.isfinite(x):
+            errors.append(f"{_where(file, row, c, v)}: not a finite number.")
+            continue
+        nums[c] = x
+    return nums
 
 
 def _encodings(r: pd.Series) -> list[tuple[str, float, float]]:
@@ -476,7 +488,13 @@ def _flags(df: pd.DataFrame) -> list[Flag]:
         for cf in filter(None, (c.strip() for c in str(r.get("curator_flags", "")).split("|"))):
             code, _, msg = cf.partition(":")
             flags.append(Flag(code.strip(), rid, (msg.strip() or "declared by the curator") + " (see notes)"))
-    # discordance between estimates of the same comparison within one cohort
+    flags.extend(_discordance_flags(df))
+    return flags
+
+
+def _discordance_flags(df: pd.DataFrame) -> list[Flag]:
+    """Estimates of the same comparison in the same cohort that differ more than two-fold."""
+    flags: list[Flag] = []
     keys = ["cohort", "outcome", "kind", "population", "treatment", "comparator"]
     for _, g in df[df["kind"] != "prognostic_factor"].groupby(keys):
         g = g[np.isfinite(g["se_"])]
@@ -498,6 +516,14 @@ def _read_aux(path: Path, required: tuple[str, ...], what: str, hasher=None) -> 
         raise EvidenceError(f"{path}: missing required column(s) {', '.join(missing)} of the {what} table; "
                             "add them to the header (see data/README.md).")
     return df
+
+
+def _check_cohorts_known(data: pd.DataFrame, study_df: pd.DataFrame, studies) -> None:
+    bad = data[~data["cohort"].isin(set(study_df["cohort"]))]
+    if len(bad):
+        i = bad.index[0]
+        raise EvidenceError(f"{_where(data.at[i, 'file_'], int(data.at[i, 'row_']), 'cohort', data.at[i, 'cohort'])}: "
+                            f"cohort not in the study table {studies}; add a row for it there.")
 
 
 def read_evidence(
@@ -564,12 +590,7 @@ def read_evidence(
         raise EvidenceError(f"{_where(data.at[i, 'file_'], int(data.at[i, 'row_']), 'id', data.at[i, 'id'])}: "
                             "duplicate id across files; give every estimate its own id.")
     if study_df is not None:
-        known = set(study_df["cohort"])
-        bad = data[~data["cohort"].isin(known)]
-        if len(bad):
-            i = bad.index[0]
-            raise EvidenceError(f"{_where(data.at[i, 'file_'], int(data.at[i, 'row_']), 'cohort', data.at[i, 'cohort'])}: "
-                                f"cohort not in the study table {studies}; add a row for it there.")
+        _check_cohorts_known(data, study_df, studies)
     data = _derive(data)
     data["patient_pool"] = (data["cohort"].map(study_df.set_index("cohort")["patient_pool"])
                             if study_df is not None else data["cohort"])
