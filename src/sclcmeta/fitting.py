@@ -25,7 +25,7 @@ from .engine.exact import ExactPosterior, solve_exact
 from .engine.gaussian import GaussianModel
 from .errors import ConvergenceWarning, SpecError
 from .priors import PriorSet
-from .vocabulary import DEFAULT_DRAWS, DEFAULT_TUNE, GATE, METHODS, SAMPLERS
+from .vocabulary import DEFAULT_DRAWS, DEFAULT_TUNE, GATE
 
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine.network import build_network_model
-from ..errors import ConvergenceWarning, EvidenceError, SpecError
+from ..errors import ConvergenceWarning, SpecError
 from ..evidence.selection import DEFAULT_PREFERENCE
 from ..evidence.network import NetworkData, network_from_csv, network_from_evidence
 from ..fitting import CompileCache, fit_model

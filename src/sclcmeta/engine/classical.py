@@ -109,16 +109,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, stats
 
-from ..errors import SclcmetaError
+from .tau2 import ClassicalInputError, gls, qgen, scale, tau2_dl, tau2_lik, tau2_pm, upper_bracket
 
 __all__ = ["ClassicalInputError", "ClassicalResult", "classical_fit", "q_profile_tau2_ci", "METHODS"]
 
 METHODS = ("REML", "ML", "DL", "PM", "FE")
 _LABEL = "frequentist companion"
-
-
-class ClassicalInputError(SclcmetaError):
-    """The inputs to a frequentist companion fit cannot be used as they stand."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,91 +202,6 @@ def _check_inputs(y, se, X, names, method, level, pi):
 # the GLS core
 
 
-def _gls(y, v, X, t):
-    w = 1.0 / (v + t)
-    XtW = X.T * w
-    A = XtW @ X
-    A_inv = np.linalg.inv(A)
-    A_inv = 0.5 * (A_inv + A_inv.T)
-    beta = A_inv @ (XtW @ y)
-    P = np.diag(w) - XtW.T @ A_inv @ XtW
-    return w, beta, A_inv, P, A
-
-
-def _qgen(y, v, X, t):
-    w, beta, _, _, _ = _gls(y, v, X, t)
-    r = y - X @ beta
-    return float(np.sum(w * r * r))
-
-
-def _score(y, v, X, t, method):
-    w, beta, _, P, _ = _gls(y, v, X, t)
-    Py = P @ y
-    yPPy = float(Py @ Py)
-    if method == "REML":
-        return 0.5 * (yPPy - float(np.trace(P)))
-    return 0.5 * (yPPy - float(np.sum(w)))
-
-
-def _loglik(y, v, X, t, method):
-    w, beta, _, _, A = _gls(y, v, X, t)
-    r = y - X @ beta
-    ll = -0.5 * (np.sum(np.log(v + t)) + np.sum(w * r * r))
-    if method == "REML":
-        ll -= 0.5 * np.linalg.slogdet(A)[1]
-    return float(ll)
-
-
-def _upper_bracket(f, start):
-    """Smallest doubling of ``start`` at which ``f`` is negative (f decreasing at large t)."""
-    u = start
-    for _ in range(200):
-        if f(u) < 0:
-            return u
-        u *= 2.0
-    raise ClassicalInputError(  # pragma: no cover - needs absurd inputs
-        "Could not bracket tau^2 (the estimating equation stays positive); check the scale of y and se.")
-
-
-def _scale(y, v):
-    return max(float(np.var(y)) * 10.0, float(np.max(v)), 1e-8)
-
-
-def _tau2_dl(y, v, X):
-    _, _, _, P0, _ = _gls(y, v, X, 0.0)
-    k, p = X.shape
-    Q = float(y @ P0 @ y)
-    return max(0.0, (Q - (k - p)) / float(np.trace(P0))), True
-
-
-def _tau2_pm(y, v, X):
-    k, p = X.shape
-    f = lambda t: _qgen(y, v, X, t) - (k - p)  # noqa: E731
-    if f(0.0) <= 0:
-        return 0.0, True
-    hi = _upper_bracket(f, _scale(y, v))
-    root, info = optimize.brentq(f, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps, full_output=True)
-    return float(root), bool(info.converged)
-
-
-def _tau2_lik(y, v, X, method):
-    s = lambda t: _score(y, v, X, t, method)  # noqa: E731
-    hi = _upper_bracket(s, _scale(y, v))
-    grid = np.concatenate([[0.0], np.geomspace(hi * 1e-10, hi, 241)])
-    ll = np.array([_loglik(y, v, X, t, method) for t in grid])
-    i = int(np.argmax(ll))
-    if i == 0 and s(0.0) <= 0:
-        return 0.0, True
-    lo_t, hi_t = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-    s_lo, s_hi = s(lo_t), s(hi_t)
-    if s_lo > 0 > s_hi:
-        root, info = optimize.brentq(s, lo_t, hi_t, xtol=1e-15, rtol=4 * np.finfo(float).eps, full_output=True)
-        return float(root), bool(info.converged)
-    opt = optimize.minimize_scalar(lambda t: -_loglik(y, v, X, t, method), bounds=(lo_t, hi_t),
-                                   method="bounded", options={"xatol": 1e-14})
-    return float(opt.x), bool(opt.success)
-
-
 def q_profile_tau2_ci(y, se, X=None, level: float = 0.95) -> tuple[float, float]:
     """Q-profile confidence interval for tau^2 (Viechtbauer 2007).
 
@@ -312,11 +223,11 @@ def _q_profile(y, v, X, level):
     a = 1.0 - level
     bounds = []
     for target in (stats.chi2.ppf(1 - a / 2, df), stats.chi2.ppf(a / 2, df)):
-        f = lambda t, c=target: _qgen(y, v, X, t) - c  # noqa: E731
+        f = lambda t, c=target: qgen(y, v, X, t) - c  # noqa: E731
         if f(0.0) <= 0:
             bounds.append(0.0)
             continue
-        hi = _upper_bracket(f, _scale(y, v))
+        hi = upper_bracket(f, scale(y, v))
         bounds.append(float(optimize.brentq(f, 0.0, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)))
     return bounds[0], bounds[1]
 
@@ -499,16 +410,16 @@ def _estimate_tau2(y, v, X, method: str, fixed) -> tuple[str, float, bool]:
     if method == "FE":
         return method, 0.0, True
     if method == "DL":
-        return (method, *_tau2_dl(y, v, X))
+        return (method, *tau2_dl(y, v, X))
     if method == "PM":
-        return (method, *_tau2_pm(y, v, X))
-    return (method, *_tau2_lik(y, v, X, method))
+        return (method, *tau2_pm(y, v, X))
+    return (method, *tau2_lik(y, v, X, method))
 
 
 def _heterogeneity(y, v, X) -> tuple[float, int, float, float]:
     """Cochran's (generalised) Q, its df and p, and the 'typical' within-study variance s^2 (Higgins-Thompson)."""
     k, p = X.shape
-    _, _, _, P0, _ = _gls(y, v, X, 0.0)
+    _, _, _, P0, _ = gls(y, v, X, 0.0)
     Q = float(y @ P0 @ y)
     df = k - p
     Q_p = float(stats.chi2.sf(Q, df)) if df > 0 else float("nan")
@@ -571,7 +482,7 @@ def classical_fit(y, se, X=None, method: str = "REML", level: float = 0.95, *, n
 
     method, tau2, converged = _estimate_tau2(y, v, X, method, tau2)
 
-    w, beta, vcov, P, _ = _gls(y, v, X, tau2)
+    w, beta, vcov, P, _ = gls(y, v, X, tau2)
     beta_se = np.sqrt(np.diag(vcov))
     z = float(stats.norm.ppf(0.5 + level / 2))
     zval = beta / beta_se

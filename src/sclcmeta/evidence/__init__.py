@@ -7,5 +7,5 @@ from .table import EvidenceTable, Flag, read_evidence
 
 __all__ = [
     "DEFAULT_PREFERENCE", "EffectData", "EvidenceTable", "Flag", "Printed",
-    "ci_symmetric_within_rounding", "read_evidence", "se_from_ci", "se_from_p", "select_estimates",
+    "ci_symmetric_within_rounding", "populations_disjoint", "preference_rank", "read_evidence", "se_from_ci", "se_from_p", "select_estimates",
 ]

@@ -20,7 +20,8 @@ from typing import Iterable
 import pandas as pd
 
 from ..errors import EvidenceError
-from .table import EvidenceTable, _where
+from .messages import where as _where
+from .table import EvidenceTable
 
 ROBINS_I = "ROBINS-I"
 ROB2 = "RoB2"

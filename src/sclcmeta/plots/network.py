@@ -17,7 +17,6 @@ def plot_network(res, ax=None):
     """Network graph: nodes on a circle, edge width by evidence precision, labels with study counts."""
     net = res.net
     edges = net.edges()
-    ts = net.treatments
     pos = {t: tuple(xy) for t, xy in nx.circular_layout(net.graph()).items()}
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.2, 5.6))
     wmax = np.sqrt(edges["precision"]).max()

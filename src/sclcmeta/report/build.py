@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import pandas as pd
 from markupsafe import Markup
 

@@ -8,7 +8,7 @@ table, plots and reports do not care how the posterior was obtained.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +17,6 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from ..engine.exact import GridMarginal, Mixture
 from ..fitting import Diagnostics, RawFit
 
 #: Columns of the summary table (design note), in order.
