@@ -446,8 +446,14 @@ def load_prior_set(path: str | Path) -> PriorSet:
     if not p.exists():
         avail = ", ".join(sorted(x.stem for x in (models_dir() / "priors").glob("*.toml")))
         raise PriorError(f"prior set {str(path)!r} not found; bundled prior sets: {avail}.")
+    if p.is_dir():
+        raise PriorError(f"{p}: is a folder, not a prior-set file; give a .toml file or a bundled set's name.")
     try:
-        doc = tomllib.loads(p.read_text())
+        doc = tomllib.loads(p.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise PriorError(f"{p}: is not UTF-8 text; re-save the prior set as UTF-8.") from None
+    except OSError as exc:
+        raise PriorError(f"{p}: cannot be read ({exc.strerror or exc}).") from None
     except tomllib.TOMLDecodeError as exc:
         raise PriorError(f"{p}: not valid TOML ({exc}).") from None
     try:

@@ -275,6 +275,15 @@ class AnalysisSpec:
         return replace(self, evidence={**self.evidence, **kw})
 
 
+def _read_toml_bytes(p: Path) -> bytes:
+    try:
+        return p.read_bytes()
+    except PermissionError:
+        raise SpecError(f"{p}: cannot be read (permission denied); make the file readable.") from None
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot be read ({exc.strerror or exc}).") from None
+
+
 def _locate(path: str | Path) -> Path:
     """A spec file, or the name of a bundled spec (``"q1_continuation_os"``), found from anywhere."""
     from .paths import models_dir
@@ -308,10 +317,13 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     'OS'
     """
     p = _locate(path)
-    text = p.read_bytes()
+    text = _read_toml_bytes(p)
     try:
-        doc = tomllib.loads(text.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        doc = tomllib.loads(text.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        line = text[:exc.start].count(b"\n") + 1
+        raise SpecError(f"{p}: line {line} is not UTF-8 text; re-save the spec as UTF-8.") from None
+    except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{p}: not valid TOML ({exc}).") from None
     try:
         f = SpecFile.model_validate({"analysis": {}, **doc})

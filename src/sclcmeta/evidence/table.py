@@ -8,7 +8,6 @@ reported: they mark numbers that are usable but suspicious.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 from ..errors import EvidenceError
 from .encodings import EFFECT_INPUTS as _EFFECT_INPUTS, check_encodings as _check_encodings, derive as _derive, present as _present
 from .messages import Flag, where as _where
+from .reading import read_table
 from . import schema
 from .derive import (
     Printed,
@@ -27,6 +27,7 @@ from .derive import (
     p_consistent_with_ci,
     p_from_log_hr,
     parse_p,
+    se_from_ci,
     z_for_level,
 )
 
@@ -94,18 +95,14 @@ class EvidenceTable:
         return pd.DataFrame(out)
 
 
-def _read_csv(path: Path, hasher=None) -> pd.DataFrame:
-    if not path.exists():
-        raise EvidenceError(f"{path}: file not found. Give the path of an evidence CSV.")
-    raw = path.read_bytes()
-    if hasher is not None:
-        hasher.update(raw)
-    try:
-        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, skipinitialspace=False)
-    except pd.errors.ParserError as exc:  # pragma: no cover - message passthrough
-        raise EvidenceError(f"{path}: not a readable CSV ({exc}). Check quoting and commas.") from exc
-    df.columns = [c.strip() for c in df.columns]
-    return df.apply(lambda col: col.str.strip())
+#: Column names a user's evidence CSV is checked against for near-misses ("ci_levl" -> "ci_level").
+KNOWN_COLUMNS = tuple(dict.fromkeys(schema.FULL_REQUIRED + schema.OPTIONAL + schema.EFFECT_COLUMNS
+                                    + schema.NUMERIC_COLUMNS + schema.DERIVATION_COLUMNS + schema.MINIMAL_REQUIRED
+                                    + ("study", "shared_var", "factor", "population")))
+
+
+def _read_csv(path: Path, hasher=None, known: tuple[str, ...] = ()) -> pd.DataFrame:
+    return read_table(path, known=known, hasher=hasher, what="evidence")
 
 
 def _is_minimal(df: pd.DataFrame) -> bool:
@@ -209,6 +206,8 @@ def _row_errors(r: pd.Series, row: int, file: str, minimal: bool, nodes: set[str
     has_log = "log_hr" in nums and "se" in nums
     has_p = hr is not None and r.get("p_value", "") != ""
     errors.extend(_check_encodings(r, nums, file, row, classic=has_ci or has_log or has_p))
+    if has_ci and has_log:
+        errors.extend(_ci_vs_log_hr(r, nums, file, row))
     has_other = any(_present(r, nums)[k] for k in ("o_minus_e_v", "logrank_p_events", "medians_exponential"))
     # a row whose effect columns already drew an error (e.g. V not a number) needs no second message
     effect_error = any(f"column '{c}'" in e for e in errors[n_before:] for c in _EFFECT_INPUTS)
@@ -223,6 +222,32 @@ def _row_errors(r: pd.Series, row: int, file: str, minimal: bool, nodes: set[str
                 errors.append(f"{_where(file, row, c, r[c])}: unknown treatment node; add it to nodes.csv "
                               f"or use one of {', '.join(sorted(nodes)[:5])}, ...")
     return errors
+
+
+def _ci_vs_log_hr(r: pd.Series, nums: dict[str, float], file: str, row: int) -> list[str]:
+    """A row giving both the HR with its CI and log_hr with se: they must describe the same estimate.
+
+    Agreement is judged within printed rounding: some unrounded HR and bounds consistent with the printed
+    digits must give the printed log HR and SE (each within half a unit of their own last digit).
+    """
+    level = nums.get("ci_level", 0.95)
+    lo_p, hi_p = Printed.parse(r["ci_low"]), Printed.parse(r["ci_high"])
+    lh_p, se_p = Printed.parse(r["log_hr"]), Printed.parse(r["se"])
+    if "hr" in nums:
+        hr_p = Printed.parse(r["hr"])
+        b_lo, b_hi = math.log(max(hr_p.low, 1e-300)), math.log(hr_p.high)
+    else:
+        b_lo = 0.5 * (math.log(max(lo_p.low, 1e-300)) + math.log(max(hi_p.low, 1e-300)))
+        b_hi = 0.5 * (math.log(lo_p.high) + math.log(hi_p.high))
+    corners = [se_from_ci(a, b, level) for a in (lo_p.low, lo_p.high) for b in (hi_p.low, hi_p.high) if 0 < a < b]
+    ok_b = b_lo - lh_p.half_ulp <= lh_p.value <= b_hi + lh_p.half_ulp
+    ok_s = bool(corners) and min(corners) - se_p.half_ulp <= se_p.value <= max(corners) + se_p.half_ulp
+    if ok_b and ok_s:
+        return []
+    return [f"{_where(file, row, 'log_hr', r['log_hr'])}: the row gives the estimate twice and the two disagree: "
+            f"log_hr {r['log_hr']} (se {r['se']}) vs HR {r.get('hr', '') or '(none)'} with CI {r['ci_low']}-"
+            f"{r['ci_high']} (log HR {(b_lo + b_hi) / 2:.4f}, SE {sum(corners) / max(len(corners), 1):.4f}); "
+            "keep one encoding, or correct the transcription."]
 
 
 def _numbers(r: pd.Series, file: str, row: int, errors: list[str]) -> dict[str, float]:
@@ -398,7 +423,7 @@ def read_evidence(
     node_set = set(node_df["node"]) if node_df is not None else None
     frames, errors, minimal_any = [], [], False
     for p in paths:
-        raw = _read_csv(p, hasher)
+        raw = _read_csv(p, hasher, KNOWN_COLUMNS)
         minimal = _is_minimal(raw)
         minimal_any |= minimal
         df = _minimal_to_full(raw, str(p)) if minimal else raw
