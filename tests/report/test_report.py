@@ -31,6 +31,13 @@ def test_report_writes_every_output(report):
     assert {p.stem for p in (report / "posteriors").glob("*.nc")} == {s.name for s in specs}
 
 
+def test_report_gives_e_values_for_every_observational_pooled_hr(report):
+    ev = pd.read_csv(report / "evalues.csv").set_index("analysis")
+    for name in ("q1_continuation_os", "q1_continuation_pfs", "q5_any_ici_os", "q5_any_ici_pfs"):
+        assert ev.loc[name, "evalue_point"] >= ev.loc[name, "evalue_bound"] >= 1.0
+    assert not any(n.startswith(("q2_", "q4_")) for n in ev.index)      # networks with RCTs are not in it
+
+
 def test_summary_answers_q1_and_q5_for_os_and_pfs_with_passing_diagnostics(report):
     s = pd.read_csv(report / "summary.csv")
     cols = ["analysis", "outcome", "quantity", "comparison", "median", "mean", "sd", "q2.5", "q97.5", "hr_median",

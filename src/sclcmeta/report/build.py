@@ -5,6 +5,7 @@ Output folder::
     report.html        one self-contained page (figures embedded as base64 PNG; opens offline)
     report.md          the same content in Markdown (figures in figures/)
     summary.csv        every fitted quantity, the design note's columns
+    evalues.csv        E-values of every pooled HR that rests on observational evidence only
     sensitivity.csv    pooled HR under every prior set and evidence choice
     provenance.csv     version, data hash, run time, and each spec's hash, seed, method and diagnostics
     posteriors/*.nc    one InferenceData per analysis
@@ -37,6 +38,7 @@ from ..spec import list_specs
 from ..vocabulary import question_titles
 from ..results.network import NetworkResult
 from .run import run_all
+from .tables import evalues_of
 from .atomic import OutputFolder
 
 _TEMPLATES = Path(__file__).with_name("templates")
@@ -169,6 +171,9 @@ def build_report(out: Path, *, specs_dir: str | Path | None = None, progress: bo
             for name, png in s.figures.items():
                 (tmp / "figures" / f"{s.spec.name}_{name}.png").write_bytes(png)
             s.result.to_netcdf(tmp / "posteriors" / f"{s.spec.name}.nc")
+        evs = [t for t in (evalues_of(sec.result) for sec in sections) if t is not None]
+        if evs:
+            pd.concat(evs, ignore_index=True).to_csv(tmp / "evalues.csv", index=False)
         summary.to_csv(tmp / "summary.csv", index=False)
         sens = [s.sensitivity.table for s in sections if s.sensitivity is not None]
         if sens:

@@ -11,14 +11,30 @@ import pandas as pd
 from ..evidence.backcalc import BACK_CALCULATION_ASSUMPTIONS
 from ..evidence.moderators import fmt_ci
 from ..results import FitResult
+from ..results.evalues import evalue_table
 from ..results.moderators import ModeratorResult
 from ..results.network import NetworkResult
 
 
 @singledispatch
 def extra_tables(res: FitResult) -> dict[str, pd.DataFrame]:
-    """Titled tables shown under an analysis' summary (none for a plain pairwise fit)."""
-    return {}
+    """Titled tables shown under an analysis' summary: for a pooled HR resting on observational evidence only,
+    its E-values (how strong unmeasured confounding would have to be to explain it away)."""
+    ev = evalues_of(res)
+    return {EVALUE_TITLE: ev} if ev is not None else {}
+
+
+EVALUE_TITLE = ("E-values: the risk ratio an unmeasured confounder would need with both the treatment choice and "
+                "death, above the measured confounders, to explain the pooled HR away (death a common outcome)")
+
+
+def evalues_of(res: FitResult) -> pd.DataFrame | None:
+    """E-value rows of a pairwise pooled HR whose evidence is all non-randomized (None otherwise)."""
+    d = getattr(res.effects, "data", None)
+    if d is None or not len(d) or "design" not in d or (d["design"] == "rct").any() or "mu" not in res.model.coef_names:
+        return None
+    t = evalue_table(res.summary())
+    return t if len(t) else None
 
 
 @extra_tables.register
