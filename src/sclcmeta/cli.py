@@ -204,6 +204,19 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_list(args) -> int:
+    from .priors import list_prior_sets
+    from .spec import list_specs
+
+    print("Bundled analyses (run one with `sclcmeta fit NAME`, all with `sclcmeta report`):")
+    for sp in list_specs():
+        print(f"  {sp.name:<32} {sp.question}  {sp.kind:<9} {sp.title}")
+    print("\nPrior sets (use with `sclcmeta sensitivity SPEC --priors NAME` or [priors] set = NAME):")
+    for ps in list_prior_sets():
+        print(f"  {ps.name:<32} {ps.description}")
+    return 0
+
+
 def _cmd_sensitivity(args) -> int:
     from .analyses import run_sensitivity
     from .plots import plot_sensitivity
@@ -242,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     from .vocabulary import VERSION as __version__
     p.add_argument("--version", action="version", version=f"sclcmeta {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{report,fit,sensitivity,data}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{report,fit,sensitivity,list,data}")
 
     r = sub.add_parser("report", help="run every analysis in models/ on the bundled data and write the report",
                        description="Run every analysis spec in models/ on the bundled evidence and write report.html, "
@@ -294,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the sensitivity table as JSON rows")
     s.set_defaults(func=_cmd_sensitivity)
 
+    li = sub.add_parser("list", help="list the bundled analyses and prior sets",
+                        description="List the bundled analysis specs (question, kind, title) and prior sets; any of "
+                                    "them can be named from anywhere, e.g. `sclcmeta fit q1_continuation_os`.")
+    li.set_defaults(func=_cmd_list)
+
     d = sub.add_parser("data", help="evidence tables: validate and list flags")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="{check}")
     c = dsub.add_parser("check", help="validate evidence CSVs, print every flag, exit non-zero on errors",
@@ -312,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:          # e.g. `sclcmeta list | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted: nothing was written to --out (any earlier output there is unchanged).", file=sys.stderr)
         return 130
