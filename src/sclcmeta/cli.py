@@ -1,4 +1,4 @@
-"""Command line: ``sclcmeta report | fit | sensitivity | data check``.
+"""Command line: ``sclcmeta report | fit | sensitivity | list | data check``.
 
 Every user-input error ends in one readable message and exit status 2 (1 for ``data check``
 finding errors in the tables), never a traceback.
