@@ -34,3 +34,7 @@ class PriorError(SpecError):
 
 class ConvergenceWarning(UserWarning):
     """An MCMC fit failed the convergence gate (R-hat, ESS or divergences)."""
+
+
+class SmallEvidenceWarning(UserWarning):
+    """Few studies: the heterogeneity of a random-effects fit comes (mostly) from its prior."""

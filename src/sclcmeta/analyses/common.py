@@ -21,7 +21,7 @@ from __future__ import annotations
 import warnings
 
 from ..engine.build import model_from_effects
-from ..errors import ConvergenceWarning, SpecError
+from ..errors import ConvergenceWarning, SmallEvidenceWarning, SpecError
 from ..fitting import fit_model
 from ..spec import AnalysisSpec
 
@@ -54,6 +54,22 @@ def fit_spec_model(model, spec: AnalysisSpec, *, method: str | None = None, prio
         return fit_model(model, priors if priors is not None else spec.priors, method=method or inf["method"],
                          draws=inf["draws"], tune=inf["tune"], chains=inf["chains"], seed=inf["seed"] + seed_offset,
                          sampler=inf["sampler"], progress=progress, cache=cache)
+
+
+def warn_small_k(model, where: str = "") -> None:
+    """Say what the heterogeneity prior is doing when a random-effects model rests on one study (or < 5)."""
+    if not any(c.name == "tau" for c in model.components):
+        return
+    pre = f"{where}: " if where else ""
+    if model.k == 1:
+        warnings.warn(f"{pre}one study only: tau (between-study heterogeneity) is not informed by the data at all, so "
+                      "its posterior is the prior, and the pooled and predictive intervals are as wide as that prior "
+                      "makes them; report the study's own estimate beside them, and see the sensitivity to the tau "
+                      "prior.", SmallEvidenceWarning, stacklevel=3)
+    elif model.k < 5:
+        warnings.warn(f"{pre}{model.k} studies: tau is mostly prior-driven (the data say little about between-study "
+                      "variation with fewer than 5 studies); check the sensitivity to the tau prior.",
+                      SmallEvidenceWarning, stacklevel=3)
 
 
 def build_pairwise(effects, spec: AnalysisSpec):

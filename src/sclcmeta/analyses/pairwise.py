@@ -12,7 +12,7 @@ from ..priors import PriorSet, default_prior_set, load_prior_set
 from ..results import FitResult
 from ..spec import AnalysisSpec
 from ..vocabulary import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
-from .common import build_pairwise, fit_spec_model, register
+from .common import build_pairwise, fit_spec_model, register, warn_small_k
 
 #: Evidence choices of the sensitivity table: analysis preference among estimates of one patient pool.
 PREFERENCES = {
@@ -63,6 +63,7 @@ def fit(effects: EffectData, *, model: str = "random_effects", priors: PriorSet 
     """
     ps = resolve_priors(priors)
     gm = model_from_effects(effects, model, covariates=tuple(covariates), design_bias=design_bias)
+    warn_small_k(gm, name)
     raw = fit_model(gm, ps, method=method, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,
                     progress=progress, cache=cache)
     comparison = f"{effects.treatment_label} vs {effects.comparator_label}"
@@ -99,7 +100,9 @@ class PairwiseAnalysis:
     @classmethod
     def run(cls, spec: AnalysisSpec, evidence, *, method=None, cache=None, progress=False) -> FitResult:
         eff = cls.effects(spec, evidence)
-        raw = fit_spec_model(cls.build(eff, spec), spec, method=method, cache=cache, progress=progress)
+        model = cls.build(eff, spec)
+        warn_small_k(model, spec.name)
+        raw = fit_spec_model(model, spec, method=method, cache=cache, progress=progress)
         return cls.wrap(spec, raw, eff)
 
     @staticmethod
