@@ -121,13 +121,31 @@ def test_same_cohort_twice_in_one_analysis_is_an_error(evidence):
         select_estimates(evidence, outcome="OS", treatment=["ici_any_2l", "ici_cont_2l"], comparator="no_ici_2l")
 
 
-def test_minimal_format_same_study_twice_is_an_error(write_csv):
+@pytest.mark.parametrize("second", ["A,ici,chemo,OS,0.8,0.6,1.0", "A,ici,chemo,OS,0.7,0.5,0.9",
+                                    "A,chemo,ici,OS,1.43,1.11,2.0"])
+def test_minimal_format_same_study_twice_is_an_error_when_read(write_csv, second):
+    # the same study and comparison twice (different, identical or reversed numbers): caught by data check
     from sclcmeta import read_evidence
 
-    p = write_csv(f"{HEADER}\nA,ici,chemo,OS,0.7,0.5,0.9\nA,ici,chemo,OS,0.8,0.6,1.0")
-    ev = read_evidence(p)
-    with pytest.raises(EvidenceError, match="same comparison|share patients|equally preferred"):
-        select_estimates(ev, outcome="OS", treatment="ici", comparator="chemo")
+    p = write_csv(f"{HEADER}\nA,ici,chemo,OS,0.7,0.5,0.9\n{second}")
+    with pytest.raises(EvidenceError, match=r"row 2 .*reports .* again \(first in row 1\)"):
+        read_evidence(p)
+
+
+def test_minimal_format_study_names_differing_only_in_case_or_spaces_are_an_error(write_csv):
+    from sclcmeta import read_evidence
+
+    p = write_csv(f"{HEADER}\nCohort A,ici,chemo,OS,0.7,0.5,0.9\ncohort  a,ici,chemo,PFS,0.8,0.6,1.0")
+    with pytest.raises(EvidenceError, match="looks like study 'Cohort A' of row 1 written differently"):
+        read_evidence(p)
+
+
+def test_excluding_a_cohort_that_does_not_exist_is_an_error(write_csv):
+    from sclcmeta import read_evidence
+
+    ev = read_evidence(write_csv(f"{HEADER}\nA,ici,chemo,OS,0.7,0.5,0.9\nB,ici,chemo,OS,0.8,0.6,1.0"))
+    with pytest.raises(EvidenceError, match="exclude names cohort\\(s\\) 'C'"):
+        select_estimates(ev, outcome="OS", treatment="ici", comparator="chemo", exclude=["C"])
 
 
 @pytest.mark.parametrize("row", ["A,ici,chemo,OS,0.70,0.80,0.98", "A,ici,chemo,OS,x,0.5,0.9"])

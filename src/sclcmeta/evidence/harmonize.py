@@ -146,6 +146,10 @@ def select_estimates(
     d = evidence.data
     t, c = _as_tuple(treatment), _as_tuple(comparator)
     pops = _as_tuple(population)
+    unknown = [x for x in exclude if x not in set(d["cohort"]) | set(d["patient_pool"])]
+    if unknown:
+        raise EvidenceError(f"{source}: exclude names cohort(s) {', '.join(map(repr, unknown))} that are not in the "
+                            f"evidence; known cohorts: {', '.join(sorted(set(d['cohort']))[:8])}, ...")
     m = _row_filter(d, outcome=outcome, kind=kind, pops=pops, factor=factor, line=line, designs=_as_tuple(design),
                     cohorts=cohorts, exclude=set(exclude))
     cand = _comparison_rows(d, m, t, c)

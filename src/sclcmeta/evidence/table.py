@@ -109,6 +109,31 @@ def _is_minimal(df: pd.DataFrame) -> bool:
     return "source" not in df.columns and "id" not in df.columns
 
 
+def _check_minimal_studies(df: pd.DataFrame, file: str) -> None:
+    """A user's table: one study name per study, and each comparison of a study (either way round) once."""
+    errors = []
+    names: dict[str, tuple[str, int]] = {}
+    for i, st in enumerate(df["study"], start=1):
+        key = " ".join(str(st).split()).casefold()
+        if key in names and names[key][0] != st:
+            errors.append(f"{_where(file, i, 'study', st)}: looks like study {names[key][0]!r} of row {names[key][1]} "
+                          "written differently (case or spaces); write one study one way, or give them clearly "
+                          "different names if they are different studies.")
+        names.setdefault(key, (st, i))
+    pop = df["population"] if "population" in df.columns else pd.Series("overall", index=df.index)
+    seen: dict[tuple, int] = {}
+    for i, (st, t, c, o, pp) in enumerate(zip(df["study"], df["treatment"], df["comparator"], df["outcome"], pop),
+                                          start=1):
+        key = (st, tuple(sorted((t, c))), o, pp)
+        if key in seen:
+            errors.append(f"{_where(file, i, 'study', st)}: study {st!r} reports {t} vs {c} ({o}, {pp}) again (first "
+                          f"in row {seen[key]}); a study enters a likelihood once per comparison: keep one row, or give "
+                          "the rows different populations if they are different subgroups.")
+        seen.setdefault(key, i)
+    if errors:
+        raise EvidenceError(errors)
+
+
 def _minimal_to_full(df: pd.DataFrame, file: str) -> pd.DataFrame:
     missing = [c for c in schema.MINIMAL_REQUIRED if c not in df.columns]
     has_group = [all(c in df.columns for c in g) for g in schema.MINIMAL_EFFECT_GROUPS]
@@ -122,6 +147,7 @@ def _minimal_to_full(df: pd.DataFrame, file: str) -> pd.DataFrame:
             "'study, treatment, comparator, outcome' plus one set of effect columns, any of: "
             f"{groups} (see data/README.md section 1.4); add the missing column(s) to the header."
         )
+    _check_minimal_studies(df, file)
     out = df.copy()
     ids = []
     seen: dict[str, int] = {}
