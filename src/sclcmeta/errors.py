@@ -38,3 +38,7 @@ class ConvergenceWarning(UserWarning):
 
 class SmallEvidenceWarning(UserWarning):
     """Few studies: the heterogeneity of a random-effects fit comes (mostly) from its prior."""
+
+
+class EvidenceWarning(UserWarning):
+    """An estimate matching the selection cannot enter the likelihood (e.g. a p-value that gives no SE)."""

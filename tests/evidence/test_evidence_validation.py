@@ -168,3 +168,13 @@ def test_cli_fit_with_bad_prior_exits_with_message(write_csv, capsys):
     assert main(["fit", "--data", str(p), "--prior", "tau=half_normall(0.5)"]) == 2
     err = capsys.readouterr().err
     assert "unknown prior family 'half_normall'" in err and "Traceback" not in err
+
+
+def test_an_estimate_without_a_standard_error_is_not_dropped_silently(write_csv):
+    from sclcmeta import read_evidence
+    from sclcmeta.errors import EvidenceWarning
+
+    ev = read_evidence(write_csv(f"{HEADER},p_value\nA,ici,chemo,OS,0.7,0.5,0.9,\nB,ici,chemo,OS,0.8,,,1"))
+    with pytest.warns(EvidenceWarning, match="B:ici vs chemo:OS"):
+        eff = select_estimates(ev, outcome="OS", treatment="ici", comparator="chemo")
+    assert eff.k == 1 and any(line.startswith("not used: B:ici vs chemo:OS (no standard error") for line in eff.log)

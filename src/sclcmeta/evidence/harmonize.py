@@ -8,13 +8,14 @@ preferred) and logged, so a reader can see why each row is in and each alternati
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..errors import EvidenceError
+from ..errors import EvidenceError, EvidenceWarning
 from .table import EvidenceTable
 
 from . import schema
@@ -150,8 +151,9 @@ def select_estimates(
     if unknown:
         raise EvidenceError(f"{source}: exclude names cohort(s) {', '.join(map(repr, unknown))} that are not in the "
                             f"evidence; known cohorts: {', '.join(sorted(set(d['cohort']))[:8])}, ...")
-    m = _row_filter(d, outcome=outcome, kind=kind, pops=pops, factor=factor, line=line, designs=_as_tuple(design),
-                    cohorts=cohorts, exclude=set(exclude))
+    m_all = _row_filter(d, outcome=outcome, kind=kind, pops=pops, factor=factor, line=line,
+                        designs=_as_tuple(design), cohorts=cohorts, exclude=set(exclude))
+    m = m_all & np.isfinite(d["se_"])
     cand = _comparison_rows(d, m, t, c)
     if ids is not None:
         cand = _restrict_to_ids(d, cand, list(ids), outcome, kind, source)
@@ -159,7 +161,7 @@ def select_estimates(
         what = f"{'/'.join(t or ['any'])} vs {'/'.join(c or ['any'])}"
         raise EvidenceError(f"{source}: no evidence matches outcome {outcome!r}, kind {kind!r}, population "
                             f"{'/'.join(pops or ['any'])}, comparison {what}; loosen the selection or check node names.")
-    log: list[str] = []
+    log: list[str] = _unusable_rows(d, m_all, t, c, source)
     keys = ["patient_pool", "population"] if nest_within_cohort else ["patient_pool"]
     sel = cand.loc[one_per_pool(cand, prefer, keys, exact_ids=ids is not None, source=source, log=log)]
     if nest_within_cohort:
@@ -172,8 +174,8 @@ def select_estimates(
 
 
 def _row_filter(d: pd.DataFrame, *, outcome, kind, pops, factor, line, designs, cohorts, exclude) -> pd.Series:
-    """Rows of the outcome, kind, population, factor, line, design and cohorts asked for (with an SE)."""
-    m = (d["outcome"] == outcome) & (d["kind"] == kind) & np.isfinite(d["se_"])
+    """Rows of the outcome, kind, population, factor, line, design and cohorts asked for (usable SE or not)."""
+    m = (d["outcome"] == outcome) & (d["kind"] == kind)
     if pops is not None and "*" not in pops:
         m &= d["population"].isin(pops)
     if factor is not None:
@@ -187,6 +189,18 @@ def _row_filter(d: pd.DataFrame, *, outcome, kind, pops, factor, line, designs, 
     if exclude:
         m &= ~d["cohort"].isin(exclude) & ~d["patient_pool"].isin(exclude)
     return m
+
+
+def _unusable_rows(d: pd.DataFrame, m: pd.Series, t, c, source: str) -> list[str]:
+    """Log lines (and one warning) for rows of the requested comparison that carry no standard error."""
+    bad = _comparison_rows(d, m & ~np.isfinite(d["se_"]), t, c)
+    lines = [f"not used: {r.id} (no standard error: {r.derivation if hasattr(r, 'derivation') else 'unusable'}; "
+             "e.g. a p-value of 1 or HR 1 with only a p-value)" for r in bad.itertuples()]
+    if lines:
+        warnings.warn(f"{source}: {len(lines)} estimate(s) of this comparison carry no standard error and cannot enter "
+                      f"the likelihood: {', '.join(bad['id'])}; give a CI or SE for them.", EvidenceWarning,
+                      stacklevel=4)
+    return lines
 
 
 def _comparison_rows(d: pd.DataFrame, m: pd.Series, t, c) -> pd.DataFrame:
