@@ -43,8 +43,10 @@ def _seed(text: str) -> int:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= v < 2**32:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie between 0 and 4294967295")
+    from .vocabulary import MAX_SEED
+
+    if not 0 <= v <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie between 0 and {MAX_SEED}")
     return v
 
 

@@ -25,7 +25,7 @@ from .engine.exact import ExactPosterior, solve_exact
 from .engine.gaussian import GaussianModel
 from .errors import ConvergenceWarning, SpecError
 from .priors import PriorSet
-from .vocabulary import DEFAULT_DRAWS, DEFAULT_TUNE, GATE
+from .vocabulary import DEFAULT_DRAWS, DEFAULT_TUNE, GATE, MAX_SEED, METHODS, SAMPLERS
 
 
 
@@ -293,10 +293,24 @@ class RawFit:
     seed: int = 1
 
 
+def _check_settings(*, draws, tune, chains, seed, method, sampler) -> None:
+    """Range-check the inference settings before anything runs (a SpecError naming the setting)."""
+    for name, v, lo in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise SpecError(f"`{name}` must be a whole number >= {lo}; got {v!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED + 10:
+        raise SpecError(f"`seed` must be a whole number from 0 to {MAX_SEED}; got {seed!r}.")
+    if method not in METHODS:
+        raise SpecError(f"unknown method {method!r}; use one of {', '.join(METHODS)}.")
+    if method == "mcmc" and sampler not in SAMPLERS:
+        raise SpecError(f"unknown sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
+
+
 def fit_model(model: GaussianModel, priors: PriorSet, *, method: str = "exact", draws: int = DEFAULT_DRAWS,
               tune: int = DEFAULT_TUNE, chains: int = 4, seed: int = 1, sampler: str = "nutpie",
               progress: bool = False, cache: CompileCache | None = None, exact_draws: int = 4000) -> RawFit:
     """Fit ``model`` under ``priors`` by ``method`` ('exact' or 'mcmc')."""
+    _check_settings(draws=draws, tune=tune, chains=chains, seed=seed, method=method, sampler=sampler)
     if method == "exact":
         post = solve_exact(model, priors)
         idata = _augment(exact_to_idata(post, exact_draws, seed), model, priors, seed)

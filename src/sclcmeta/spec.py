@@ -46,7 +46,7 @@ Format (every table and key; defaults in brackets)::
     draws = 4000                         # per chain
     tune = 1000
     chains = 4
-    seed = 1                             # 0 .. 2**32 - 1
+    seed = 1                             # 0 .. 4294957295 (vocabulary.MAX_SEED)
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ from .evidence.schema import ANALYSES, DESIGNS, KINDS, LINES
 from .priors import PRIOR_TARGETS, PriorSet, PriorValue, checked_prior, load_prior_set, validation_problems
 from .priors import _one, _shown as _show  # the same wording of values in both files
 from .vocabulary import (DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, METHODS, MODEL_TYPES,
-                         MODERATOR_KINDS, OUTCOMES, SAMPLERS, analysis_kind)
+                         MODERATOR_KINDS, OUTCOMES, SAMPLERS, analysis_kind, MAX_SEED)
 
 #: ``[evidence] direction_doubtful`` settings (see :func:`sclcmeta.evidence.prognostic.prognostic_effects`).
 DIRECTION_DOUBTFUL = ("exclude", "as_printed", "flipped")
@@ -76,7 +76,6 @@ EVIDENCE_KINDS = KINDS + MODERATOR_KINDS
 #: ``[model] effects`` of a network model.
 NETWORK_EFFECTS = ("random", "fixed")
 #: Largest seed (numpy and the samplers take 32-bit seeds).
-MAX_SEED = 2**32 - 1
 
 
 # -- the typed TOML tables (pydantic; structure and types only, the values' meaning is checked downstream) --

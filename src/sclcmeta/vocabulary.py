@@ -35,6 +35,8 @@ DEFAULT_DRAWS = 4000
 DEFAULT_TUNE = 1000
 DEFAULT_CHAINS = 4
 DEFAULT_SEED = 1
+#: Largest seed a spec or --seed may give (derived seeds add small offsets and must stay below 2**32).
+MAX_SEED = 2**32 - 10_001
 
 #: The convergence gate of the design note: no posterior is an answer beyond these.
 GATE = {"r_hat": 1.01, "ess_bulk": 400, "divergences": 0}

@@ -95,3 +95,26 @@ def test_idata_has_prior_predictive_and_data_groups(cache):
     groups = set(raw.idata.groups())
     assert {"posterior", "prior", "posterior_predictive", "observed_data", "sample_stats", "log_likelihood"} <= groups
     assert raw.idata.posterior["theta"].sizes["study"] == 3
+
+
+@pytest.mark.parametrize("kw", [{"draws": 0}, {"draws": True}, {"chains": 0}, {"tune": -1}, {"seed": -1},
+                                {"seed": 2**40}, {"method": "nuts"}])
+def test_inference_settings_out_of_range_are_refused_before_sampling(kw):
+    import sclcmeta as sm
+
+    eff = sm.EffectData.from_arrays([-0.3, -0.2, -0.4, -0.1, -0.5], [0.2, 0.1, 0.2, 0.15, 0.3])
+    with pytest.raises(sm.SpecError, match=next(iter(kw)) if "method" not in kw else "unknown method"):
+        sm.fit(eff, **{"method": "mcmc", **kw})
+
+
+def test_non_finite_estimates_are_refused_with_the_study_named():
+    import numpy as np
+
+    import sclcmeta as sm
+
+    eff = sm.EffectData.from_arrays([-0.3, -0.2], [0.2, 0.1])
+    with pytest.raises(sm.EvidenceError, match="positive and finite"):
+        sm.EffectData.from_arrays([-0.3], [np.inf])
+    eff.data.loc[0, "y"] = np.nan
+    with pytest.raises(sm.SpecError, match="study 1 have a log HR that is not a finite number"):
+        sm.fit(eff)

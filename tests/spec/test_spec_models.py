@@ -44,7 +44,9 @@ def test_every_bundled_spec_and_prior_set_still_loads():
 
 def test_seed_too_large_for_64_bits_is_refused_with_the_valid_range(tmp_path):
     msg = _error(tmp_path, "seed = 20261121", "seed = 18446744073709551617")
-    assert "[inference.seed] must be a whole number from 0 to 4294967295" in msg
+    from sclcmeta.vocabulary import MAX_SEED
+
+    assert f"[inference.seed] must be a whole number from 0 to {MAX_SEED}" in msg
 
 
 def test_negative_seed_is_refused(tmp_path):

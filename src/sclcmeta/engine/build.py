@@ -38,6 +38,10 @@ def model_from_effects(effects, model: str = "random_effects", *, covariates: tu
         raise SpecError(f"{where}: no estimates to model.")
     y = d["y"].to_numpy(float)
     se = d["se"].to_numpy(float)
+    bad = [str(st) for st, a, b in zip(d["study"], y, se) if not (np.isfinite(a) and np.isfinite(b) and b > 0)]
+    if bad:
+        raise SpecError(f"{where}: estimate(s) of {', '.join(bad[:5])} have a log HR that is not a finite number or an "
+                        "SE that is not a positive finite number; fix or drop them.")
     cols, names, roles = [np.ones(k)], ["mu"], ["effect"]
     x_new = [1.0]
     if model == "meta_regression" and not covariates:

@@ -88,8 +88,8 @@ class EffectData:
         se = np.asarray(se, float)
         if y.shape != se.shape or y.ndim != 1:
             raise EvidenceError(f"`y` and `se` must be 1-D and the same length; got {y.shape} and {se.shape}.")
-        if np.any(~np.isfinite(y)) or np.any(~(se > 0)):
-            raise EvidenceError("`y` must be finite and `se` positive for every study.")
+        if np.any(~np.isfinite(y)) or np.any(~np.isfinite(se)) or np.any(~(se > 0)):
+            raise EvidenceError("`y` must be finite and `se` positive and finite for every study.")
         studies = list(studies) if studies is not None else [f"study {i + 1}" for i in range(len(y))]
         df = pd.DataFrame({"id": studies, "study": studies, "cohort": studies, "patient_pool": studies,
                            "y": y, "se": se, "treatment": "treatment", "comparator": "comparator",
