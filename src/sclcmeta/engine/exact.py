@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from ..errors import SpecError
 from ..priors import Prior, PriorSet
@@ -28,23 +29,86 @@ _N_FINAL = {1: 480, 2: 110, 3: 36}
 _N_LAGUERRE = 40
 
 
+_QTOL = 1e-13  # brentq x-tolerance, relative to the marginal's scale: CDF error << 1e-6 in probability
+
+
+def _hdi_from(quantile, pdf, prob: float, boundary_density: float | None) -> tuple[float, float]:
+    """Shortest interval of probability ``prob`` of a unimodal density, by root finding on the CDF.
+
+    The interval ``[Q(a), Q(a + prob)]`` is shortest where the density is equal at both ends, so
+    ``a`` solves ``pdf(Q(a + prob)) = pdf(Q(a))`` (``brentq``; ``Q`` is the CDF inverted by root
+    finding, so the mass is ``prob`` to the quantiles' accuracy). ``boundary_density`` is the density
+    at the lower end of a bounded support (``None`` when unbounded): if it is at least the density at
+    ``Q(prob)`` the density decreases from the boundary and the interval starts there (e.g. tau with
+    its mode at 0).
+    """
+    from scipy.optimize import brentq
+
+    if not 0.0 < prob < 1.0:
+        raise ValueError(f"prob={prob!r} must be strictly between 0 and 1, e.g. 0.95.")
+    q = lambda a: float(np.asarray(quantile(a)).ravel()[0])
+    d = lambda x: float(np.asarray(pdf(x)).ravel()[0])
+    if boundary_density is not None and boundary_density >= d(q(prob)):
+        return q(0.0), q(prob)
+    eps = 1e-12
+
+    def g(a):
+        return d(q(a + prob)) - d(q(a))
+
+    a_lo, a_hi = (0.0 if boundary_density is not None else eps), 1.0 - prob - eps
+    g_lo, g_hi = g(a_lo), g(a_hi)
+    if g_lo > 0 > g_hi:
+        a = brentq(g, a_lo, a_hi, xtol=1e-14, rtol=1e-12, maxiter=200)
+    else:  # not unimodal enough for the equal-density condition: minimise the width directly
+        from scipy.optimize import minimize_scalar
+
+        a = minimize_scalar(lambda a: q(a + prob) - q(a), bounds=(a_lo, a_hi), method="bounded",
+                            options={"xatol": 1e-12}).x
+    return q(a), q(a + prob)
+
+
 @dataclass
 class Mixture:
-    """A univariate normal mixture ``sum_g w_g N(m_g, v_g)`` (one marginal posterior)."""
+    """A univariate normal mixture ``sum_g w_g N(m_g, v_g)`` (one marginal posterior).
+
+    ``quantile`` inverts the CDF by root finding (``brentq``), so ``cdf(quantile(q))`` equals ``q``
+    to about 1e-12 in probability, far into the tails; ``mode`` and ``hdi`` (shortest interval) are
+    computed on the exact mixture density.
+    """
 
     w: np.ndarray
     m: np.ndarray
     v: np.ndarray
 
+    _CHUNK = 2_000_000  # elements of the (x, component) array evaluated at once
+
+    def _chunks(self, x):
+        step = max(1, self._CHUNK // max(len(self.w), 1))
+        for i in range(0, len(x), step):
+            yield slice(i, i + step)
+
     def cdf(self, x):
         x = np.atleast_1d(np.asarray(x, float))
         s = np.sqrt(self.v)
-        return (self.w[None, :] * special.ndtr((x[:, None] - self.m[None, :]) / s[None, :])).sum(1)
+        out = np.empty(x.shape)
+        for sl in self._chunks(x):
+            out[sl] = (self.w[None, :] * special.ndtr((x[sl, None] - self.m[None, :]) / s[None, :])).sum(1)
+        return out
 
     def pdf(self, x):
         x = np.atleast_1d(np.asarray(x, float))
         s = np.sqrt(self.v)
-        return (self.w[None, :] * stats.norm.pdf(x[:, None], self.m[None, :], s[None, :])).sum(1)
+        out = np.empty(x.shape)
+        for sl in self._chunks(x):
+            z = (x[sl, None] - self.m[None, :]) / s[None, :]
+            out[sl] = (self.w[None, :] * np.exp(-0.5 * z * z) / (s[None, :] * math.sqrt(2 * math.pi))).sum(1)
+        return out
+
+    def _dpdf(self, x: float) -> float:
+        """Derivative of the density at a scalar ``x``."""
+        s = np.sqrt(self.v)
+        z = (x - self.m) / s
+        return float(np.sum(self.w * np.exp(-0.5 * z * z) / (s * math.sqrt(2 * math.pi)) * (-z / s)))
 
     @property
     def mean(self) -> float:
@@ -54,17 +118,57 @@ class Mixture:
     def sd(self) -> float:
         return float(math.sqrt(self.w @ (self.v + self.m**2) - self.mean**2))
 
-    def quantile(self, q):
-        q = np.atleast_1d(np.asarray(q, float))
+    def _support(self) -> tuple[float, float]:
         s = np.sqrt(self.v)
-        lo = np.full(q.shape, (self.m - 10 * s).min())
-        hi = np.full(q.shape, (self.m + 10 * s).max())
-        for _ in range(64):  # vectorized bisection, 2^-64 of the bracket
-            mid = 0.5 * (lo + hi)
-            below = self.cdf(mid) < q
-            lo = np.where(below, mid, lo)
-            hi = np.where(below, hi, mid)
-        return 0.5 * (lo + hi)
+        return float((self.m - 10 * s).min()), float((self.m + 10 * s).max())
+
+    @cached_property
+    def _table(self) -> tuple[np.ndarray, np.ndarray]:
+        """CDF on a coarse table (mean +/- 12 sd and the support ends): brackets for the root finder."""
+        lo, hi = self._support()
+        x = np.unique(np.clip(np.concatenate([[lo, hi], self.mean + self.sd * np.linspace(-12, 12, 97)]), lo, hi))
+        return x, self.cdf(x)
+
+    def quantile(self, q):
+        """Quantiles by inverting the CDF with ``brentq`` (bracketed by a coarse CDF table)."""
+        from scipy.optimize import brentq
+
+        q = np.atleast_1d(np.asarray(q, float))
+        xt, ct = self._table
+        lo_s, hi_s = xt[0], xt[-1]
+        tol = _QTOL * max(self.sd, 1e-300)
+        out = np.empty(q.shape)
+        for i, qi in enumerate(q.ravel()):
+            if not np.isfinite(qi):
+                out.flat[i] = np.nan
+            elif qi <= ct[0]:
+                out.flat[i] = lo_s
+            elif qi >= ct[-1]:
+                out.flat[i] = hi_s
+            else:
+                j = int(np.searchsorted(ct, qi))  # ct[j-1] < qi <= ct[j]
+                a, b = xt[j - 1], xt[j]
+                out.flat[i] = b if ct[j] == qi else brentq(
+                    lambda x, qi=qi: float(self.cdf(x)[0]) - qi, a, b, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=200)
+        return out
+
+    def mode(self) -> float:
+        """Posterior mode: the largest density on a table, polished by root finding on the derivative."""
+        from scipy.optimize import brentq
+
+        x = np.linspace(*np.asarray(self.quantile([1e-4, 1 - 1e-4])), 2001)
+        i = int(np.argmax(self.pdf(x)))
+        a, b = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
+        if self._dpdf(a) > 0 > self._dpdf(b):
+            return float(brentq(self._dpdf, a, b, xtol=_QTOL * max(self.sd, 1e-300), rtol=4 * np.finfo(float).eps))
+        return float(x[i])
+
+    def hdi(self, prob: float = 0.95) -> tuple[float, float]:
+        """Shortest (highest-density) interval of probability ``prob`` (bayesmeta's "shortest" interval).
+
+        Assumes a unimodal density (what the normal-normal model gives); see :func:`_hdi_from`.
+        """
+        return _hdi_from(self.quantile, self.pdf, prob, None)
 
     def prob_below(self, x: float) -> float:
         return float(self.cdf(x)[0])
@@ -76,19 +180,86 @@ class Mixture:
 
 @dataclass
 class GridMarginal:
-    """Marginal posterior of a variance parameter on its grid (trapezoid weights included)."""
+    """Marginal posterior of a variance parameter on its grid (trapezoid weights included).
+
+    The density at the nodes (:meth:`density`) is interpolated by a cubic spline; its antiderivative
+    is the CDF (so :meth:`quantile` inverts a smooth CDF with ``brentq``: ``cdf(quantile(q)) = q`` to
+    about 1e-12). ``mean``/``sd`` are the grid sums. The support starts at the first node (0 for a
+    heterogeneity SD whose posterior reaches 0) and ends at the last.
+    """
 
     x: np.ndarray
     w: np.ndarray  # probability mass at each node
 
+    @cached_property
+    def _spline(self):
+        """(density interpolant, normalised CDF as a piecewise polynomial) on [x[0], x[-1]]."""
+        from scipy.interpolate import CubicSpline, PchipInterpolator
+
+        x, d = np.asarray(self.x, float), self.density()
+        if len(x) < 2:
+            return None, None
+        f = CubicSpline(x, d, bc_type="not-a-knot") if len(x) >= 4 else PchipInterpolator(x, d)
+        # a cubic spline can dip below 0 where the density is ~0; use the (positive) PCHIP then
+        fine = np.linspace(0, 1, 9)[1:-1]
+        probe = (x[:-1, None] + np.diff(x)[:, None] * fine[None, :]).ravel()
+        if np.any(f(probe) < -1e-9 * d.max()):
+            f = PchipInterpolator(x, d)
+        F = f.antiderivative()
+        total = float(F(x[-1]) - F(x[0]))
+        return f, (F, float(F(x[0])), total)
+
+    def _cdf_raw(self, t):
+        F, F0, total = self._spline[1]
+        t = np.clip(t, self.x[0], self.x[-1])
+        return np.clip((F(t) - F0) / total, 0.0, 1.0)
+
     def cdf(self, t):
-        c = np.cumsum(self.w)
-        return np.interp(t, self.x, c - 0.5 * self.w, left=0.0, right=1.0)
+        t_arr = np.asarray(t, float)
+        if self._spline[0] is None:
+            out = np.where(t_arr >= self.x[0], 1.0, 0.0)
+        else:
+            out = self._cdf_raw(t_arr)
+            out = np.where(t_arr <= self.x[0], 0.0, np.where(t_arr >= self.x[-1], 1.0, out))
+        return out if t_arr.ndim else float(out)
+
+    @cached_property
+    def _node_cdf(self) -> np.ndarray:
+        c = self._cdf_raw(self.x)
+        return np.maximum.accumulate(c)
 
     def quantile(self, q):
-        c = np.cumsum(self.w) - 0.5 * self.w
-        c[0] = 0.0 if self.x[0] == 0 else c[0]
-        return np.interp(q, c, self.x)
+        """Quantiles by inverting the spline CDF with ``brentq`` (bracketed by the grid nodes)."""
+        from scipy.optimize import brentq
+
+        q_arr = np.asarray(q, float)
+        qs = np.atleast_1d(q_arr)
+        out = np.empty(qs.shape)
+        x = self.x
+        if self._spline[0] is None:
+            out[:] = x[0]
+            return out if q_arr.ndim else float(out[0])
+        c = self._node_cdf
+        span = float(x[-1] - x[0]) or 1.0
+        for i, qi in enumerate(qs.ravel()):
+            if not np.isfinite(qi):
+                out.flat[i] = np.nan
+            elif qi <= 0.0:
+                out.flat[i] = x[0]
+            elif qi >= 1.0:
+                out.flat[i] = x[-1]
+            else:
+                j = int(np.clip(np.searchsorted(c, qi), 1, len(x) - 1))
+                a, b = x[j - 1], x[j]
+                fa, fb = float(self._cdf_raw(a)) - qi, float(self._cdf_raw(b)) - qi
+                if fa >= 0:
+                    out.flat[i] = a
+                elif fb <= 0:
+                    out.flat[i] = b
+                else:
+                    out.flat[i] = brentq(lambda t, qi=qi: float(self._cdf_raw(t)) - qi, a, b,
+                                         xtol=_QTOL * span, rtol=4 * np.finfo(float).eps, maxiter=200)
+        return out if q_arr.ndim else float(out[0])
 
     @property
     def mean(self) -> float:
@@ -107,7 +278,34 @@ class GridMarginal:
         return self.w / np.where(width > 0, width, np.inf)
 
     def pdf(self, t):
-        return np.interp(np.atleast_1d(t), self.x, self.density(), left=0.0, right=0.0)
+        """Density: the spline through :meth:`density` (0 outside the grid), normalised to integrate to 1."""
+        t = np.atleast_1d(np.asarray(t, float))
+        f = self._spline[0]
+        if f is None:
+            return np.zeros(t.shape)
+        inside = (t >= self.x[0]) & (t <= self.x[-1])
+        val = np.maximum(f(np.clip(t, self.x[0], self.x[-1])), 0.0) / self._spline[1][2]
+        return np.where(inside, val, 0.0)
+
+    def mode(self) -> float:
+        """Posterior mode: maximum of the density spline (its critical points and the grid ends)."""
+        f = self._spline[0]
+        if f is None:
+            return float(self.x[0])
+        cand = [self.x[0], self.x[-1]]
+        try:
+            r = f.derivative().roots(extrapolate=False)
+            cand += [float(v) for v in np.atleast_1d(r) if np.isfinite(v)]
+        except (ValueError, AttributeError):  # pragma: no cover - PPoly always has roots()
+            pass
+        i = int(np.argmax(self.density()))
+        cand.append(float(self.x[i]))
+        cand = np.asarray(cand)
+        return float(cand[np.argmax(f(cand))])
+
+    def hdi(self, prob: float = 0.95) -> tuple[float, float]:
+        """Shortest interval of probability ``prob`` (starts at the lower grid end when the mode is there)."""
+        return _hdi_from(self.quantile, self.pdf, prob, float(self.pdf(self.x[0])[0]))
 
 
 def _coef_priors(model: GaussianModel, priors: PriorSet) -> list[Prior]:
