@@ -7,7 +7,6 @@ At the default 4 chains x 4000 draws the Monte Carlo SD of a 95% bound is about 
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest

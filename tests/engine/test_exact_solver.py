@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize, stats
+from scipy import integrate, stats
 
 from sclcmeta.engine import Component, GaussianModel, solve_exact
-from sclcmeta.priors import default_prior_set, parse_prior
+from sclcmeta.priors import default_prior_set
 
 DATASETS = {
     # Q1-like: three 2L cohorts (log HR, SE)

@@ -66,7 +66,6 @@ def test_fit_and_sensitivity_refuse_an_out_holding_user_files_before_any_work(tm
     out.mkdir()
     (out / "summary.csv").write_text("mine")
     argv = [a.format(csv=csv, spec=models_dir() / "q1_continuation_os.toml") for a in cmd] + ["--out", str(out)]
-    t0 = time.perf_counter()
     assert main(argv) == 2
     assert "did not write" in capsys.readouterr().err
     assert (out / "summary.csv").read_text() == "mine"

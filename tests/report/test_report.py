@@ -4,7 +4,6 @@ HTML renders in a real browser with every figure."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
