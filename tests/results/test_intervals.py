@@ -332,3 +332,14 @@ def test_math_sanity_of_brute_force_helper():
     lo, hi, mode = _level_set_hdi(x, stats.norm.pdf(x))
     assert (lo, hi, mode) == pytest.approx((-1.959964, 1.959964, 0.0), abs=2e-4)
     assert math.isclose(stats.norm.cdf(hi) - stats.norm.cdf(lo), 0.95, abs_tol=1e-4)
+
+
+def test_an_hr_threshold_that_is_not_positive_or_an_unknown_quantity_is_a_clear_error():
+    import sclcmeta as sm
+
+    res = sm.fit(sm.EffectData.from_arrays([-0.4, -0.2, -0.5, -0.3, -0.1], [0.2, 0.15, 0.25, 0.2, 0.3]))
+    for bad in (0, -1, "x", float("nan")):
+        with pytest.raises(sm.SpecError, match="HR threshold must be a positive number"):
+            res.prob_hr_below(bad)
+    with pytest.raises(sm.SpecError, match="no quantity 'nope'; this result reports pooled"):
+        res.prob_hr_below(0.8, "nope")

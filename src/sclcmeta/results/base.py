@@ -17,6 +17,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from ..errors import SpecError
 from ..fitting import Diagnostics, RawFit
 
 #: Columns of the summary table (design note), in order.
@@ -28,6 +29,17 @@ SUMMARY_COLUMNS = [
 
 #: Probability of the shortest (highest-density) interval in the summary's ``hdi_low``/``hdi_high``.
 HDI_PROB = 0.95
+
+
+def _log_threshold(threshold) -> float:
+    """log of an HR threshold, or a clear error for one that is not a positive finite number."""
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not (math.isfinite(t) and t > 0):
+        raise SpecError(f"an HR threshold must be a positive number such as 0.8; got {threshold!r}.")
+    return math.log(t)
 
 
 class DrawsMarginal:
@@ -302,9 +314,22 @@ class FitResult:
         return self.row(next(q for q in self.quantities if q.quantity == "pooled"))
 
     def prob_hr_below(self, threshold: float, quantity: str = "pooled") -> float:
-        """Posterior probability that the HR of ``quantity`` is below ``threshold``."""
-        q = next(q for q in self.quantities if q.quantity == quantity)
-        return float(np.asarray(q.marginal.cdf(math.log(threshold))).ravel()[0])
+        """Posterior probability that the HR of ``quantity`` is below ``threshold``.
+
+        >>> import sclcmeta as sm
+        >>> res = sm.fit(sm.EffectData.from_arrays([-0.4, -0.2, -0.5, -0.3, -0.1], [0.2, 0.15, 0.25, 0.2, 0.3]))
+        >>> 0.5 < res.prob_hr_below(1.0) <= 1
+        True
+        """
+        return float(np.asarray(self.quantity(quantity).marginal.cdf(_log_threshold(threshold))).ravel()[0])
+
+    def quantity(self, name: str) -> Quantity:
+        """The reported quantity called ``name`` (``pooled``, ``tau``, ``predictive``...), or a clear error."""
+        for q in self.quantities:
+            if q.quantity == name:
+                return q
+        raise SpecError(f"{self.name}: no quantity {name!r}; this result reports "
+                        f"{', '.join(dict.fromkeys(q.quantity for q in self.quantities))}.")
 
     def to_netcdf(self, path: str | Path) -> Path:
         """Write the InferenceData (with priors, data and diagnostics in its attributes)."""

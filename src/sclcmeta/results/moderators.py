@@ -148,9 +148,7 @@ class ModeratorResult(FitResult):
         return self.row(next(q for q in self.quantities if q.quantity == self.primary))
 
     def prob_hr_below(self, threshold: float, quantity: str = "pooled") -> float:
-        quantity = self.primary if quantity == "pooled" else quantity
-        q = next(q for q in self.quantities if q.quantity == quantity)
-        return float(np.asarray(q.marginal.cdf(math.log(threshold))).ravel()[0])
+        return super().prob_hr_below(threshold, self.primary if quantity == "pooled" else quantity)
 
     def to_netcdf(self, path):
         """Primary posterior, plus each subgroup's pooled log HR as ``subgroup_<level>`` when shapes agree."""
