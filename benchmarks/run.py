@@ -13,7 +13,7 @@ Cases (see benchmarks/README.md for what every row means):
   sweep_fresh    the same 20 settings the naive way: a fresh pm.Model per setting and pm.sample (PyMC NUTS)
   sweep_exact    the same 20 settings by the exact solver
   report         build_report cold (fresh process, empty compile caches) and warm (second call, same process)
-  network        the network specs in models/ through sclcmeta.network (if the module exists)
+  network        the network specs in models/ through sclcmeta.analyses.network
   pymare         PyMARE DerSimonianLaird and REML on the same y, v
   metafor        R metafor rma(REML / DL), timed inside R (if Rscript and metafor are installed)
 
@@ -374,22 +374,18 @@ def case_report(cfg, ctx):
         for f in sorted(models_dir().glob("q1_*.toml")):
             shutil.copy(f, specs_dir / f.name)
     specs = list_specs(specs_dir)
-    cache = CompileCache()
-    orig = R.run_all
-    # build_report has no cache argument: hand one shared CompileCache to both calls (warm = reuse)
-    R.run_all = lambda *a, **k: orig(*a, **{**k, "cache": cache})
+    cache = CompileCache()       # one shared CompileCache for both calls (warm = reuse)
     try:
         t = time.perf_counter()
-        R.build_report(tmp / "cold", progress=False, specs_dir=specs_dir)
+        R.build_report(tmp / "cold", progress=False, specs_dir=specs_dir, cache=cache)
         cold = time.perf_counter() - t
         misses_cold, hits_cold = cache.misses, cache.hits
         warm = None
         if not ctx.mem_pass:
             t = time.perf_counter()
-            R.build_report(tmp / "warm", progress=False, specs_dir=specs_dir)
+            R.build_report(tmp / "warm", progress=False, specs_dir=specs_dir, cache=cache)
             warm = time.perf_counter() - t
     finally:
-        R.run_all = orig
         shutil.rmtree(tmp, ignore_errors=True)
     return {"cold": cold, "warm": warm, "subset": "Q1 specs only" if cfg["quick"] else "all specs in models/",
             "n_specs": len(specs), "specs": [s.name for s in specs],
@@ -415,7 +411,7 @@ def case_network(cfg, ctx):
     if cfg["quick"]:
         specs = specs[:1]
     if not specs:
-        return {"status": "sclcmeta.network present but no network spec in models/", "fit_network": has_fit}
+        return {"status": "sclcmeta.analyses.network present but no network spec in models/", "fit_network": has_fit}
     ev = read_evidence()
     cache = CompileCache()
     rows = []
@@ -862,8 +858,8 @@ def build_markdown(info, T, M, cfg, started, finished, load0, load1, wall) -> st
             f"not included; {rp['cache_cold']['misses']} compiles, {rp['cache_cold']['hits']} reuses")
         if rp["warm"] is not None:
             add("d", what + ": warm", _f(rp["warm"]), "", f"{rp['cold'] / rp['warm']:.2f}x faster", None,
-                "second build_report in the same process with the same CompileCache (injected by wrapping "
-                f"report.run_all); {rp['cache_total']['misses'] - rp['cache_cold']['misses']} new compiles", cpu=False)
+                "second build_report in the same process with the same CompileCache (build_report(cache=...)); "
+                f"{rp['cache_total']['misses'] - rp['cache_cold']['misses']} new compiles", cpu=False)
     else:
         add("d", "full report", "FAILED", "", "", "report", err("report") or "")
 

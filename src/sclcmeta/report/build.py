@@ -146,7 +146,7 @@ def _render(sections, evidence, prov: pd.DataFrame) -> tuple[str, str]:
 
 
 def build_report(out: Path, *, specs_dir: str | Path | None = None, progress: bool = True,
-                 sensitivity: bool = True, evidence=None) -> Path:
+                 sensitivity: bool = True, evidence=None, cache=None) -> Path:
     """Run every spec and write the report folder atomically; returns the folder.
 
     ``out`` is checked before any analysis runs: it must be absent, empty or an earlier sclcmeta output
@@ -157,7 +157,7 @@ def build_report(out: Path, *, specs_dir: str | Path | None = None, progress: bo
     try:
         evidence = evidence if evidence is not None else read_evidence()
         specs = list_specs(specs_dir)
-        sections = run_all(specs, evidence, progress=progress, sensitivity=sensitivity)
+        sections = run_all(specs, evidence, progress=progress, sensitivity=sensitivity, cache=cache)
         summary = _summary_table(sections)
         prov = _provenance(evidence, sections, time.perf_counter() - t0)
         page, md = _render(sections, evidence, prov)
