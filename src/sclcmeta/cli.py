@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--sampler", choices=["nutpie", "pymc"], help="MCMC backend (default nutpie)")
     f.add_argument("--draws", type=_positive_int, help="MCMC draws per chain (default 4000, after 1000 tuning draws)")
     f.add_argument("--seed", type=_seed, help="random seed")
-    f.add_argument("--outcome", choices=["OS", "PFS"], help="outcome when the CSV has several")
+    f.add_argument("--outcome", help="outcome label when the CSV has several (OS, PFS, DFS, EFS, TTP, ...)")
     f.add_argument("--treatment", nargs="+", help="treatment node(s) when the CSV has several comparisons")
     f.add_argument("--comparator", nargs="+", help="comparator node(s)")
     f.add_argument("--reference", help="network: reference treatment")

@@ -63,11 +63,11 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidat
 from pydantic_core import PydanticCustomError
 
 from .errors import SpecError
-from .evidence.schema import ANALYSES, DESIGNS, KINDS, LINES
+from .evidence.schema import ANALYSES, DESIGNS, KINDS, LINES, OUTCOME_LABEL
 from .priors import PRIOR_TARGETS, PriorSet, PriorValue, checked_prior, load_prior_set, validation_problems
 from .priors import _one, _shown as _show  # the same wording of values in both files
 from .vocabulary import (DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, METHODS, MODEL_TYPES,
-                         MODERATOR_KINDS, OUTCOMES, SAMPLERS, analysis_kind, MAX_SEED)
+                         MODERATOR_KINDS, SAMPLERS, analysis_kind, MAX_SEED)
 
 #: ``[evidence] direction_doubtful`` settings (see :func:`sclcmeta.evidence.prognostic.prognostic_effects`).
 DIRECTION_DOUBTFUL = ("exclude", "as_printed", "flipped")
@@ -113,7 +113,7 @@ class AnalysisTable(_Table):
     name: StrictStr = ""
     question: StrictStr = ""
     title: StrictStr = ""
-    outcome: Literal[OUTCOMES]
+    outcome: Annotated[StrictStr, Field(pattern=OUTCOME_LABEL)]
     description: StrictStr = ""
     comparison: StrictStr = ""
 
@@ -190,7 +190,6 @@ _TABLE_MODELS = {"": SpecFile, **{k: f.annotation for k, f in SpecFile.model_fie
 _TABLES = {k: set(m.model_fields) for k, m in _TABLE_MODELS.items() if k}
 #: Allowed values and what they are called, for enum-like keys (list keys name each bad entry).
 _CHOICES = {
-    ("analysis", "outcome"): (OUTCOMES, "outcome"),
     ("evidence", "kind"): (EVIDENCE_KINDS, "evidence kind"),
     ("evidence", "line"): (LINES, "line"),
     ("evidence", "design"): (DESIGNS, "design"),
@@ -226,8 +225,9 @@ def _spec_wording(e, keys, item) -> str | None:
         if keys == ["evidence", "direction_doubtful"]:
             return f"[{path}] direction_doubtful must be {_or(allowed)}; got {_show(v)}{hint}."
         return f"[{path}] must be {_or(allowed)}; got {_show(v)}{hint}{_one(v)}."
-    if t == "missing" and keys == ["analysis", "outcome"]:
-        return f"[{path}] missing: must be {_or(OUTCOMES)}; add outcome = \"OS\" to [analysis]."
+    if keys == ["analysis", "outcome"] and t in ("missing", "string_pattern_mismatch", "string_type"):
+        return (f"[{path}] {'missing' if t == 'missing' else f'got {_show(v)}'}: name the outcome with a short label, "
+                "e.g. outcome = \"OS\" (any time-to-event label: OS, PFS, DFS, EFS, TTP, ...).")
     if keys[:1] == ["inference"] and len(keys) == 2 and keys[1] in ("draws", "tune", "chains", "seed"):
         want = (f"a whole number from 0 to {MAX_SEED} (numpy seeds are 32-bit)" if keys[1] == "seed"
                 else "a positive whole number")

@@ -21,7 +21,8 @@ HEADER = "study,treatment,comparator,outcome,hr,ci_low,ci_high"
         ("A,ici,chemo,OS,0.7,0,0.9", "ci_low", "0", "positive"),
         ("A,ici,chemo,OS,0.7x,0.5,0.9", "hr", "0.7x", "not a number"),
         ("A,ici,chemo,OS,0.7,0.9,0.5", "ci_low", "0.9", "order"),
-        ("A,ici,chemo,DFS,0.7,0.5,0.9", "outcome", "DFS", "OS, PFS"),
+        ("A,ici,chemo,O S,0.7,0.5,0.9", "outcome", "O S", "short name such as OS, PFS, DFS"),
+        ("A,ici,chemo,os,0.7,0.5,0.9", "outcome", "os", "write 'OS'"),
     ],
 )
 def test_malformed_value_names_file_row_column_and_value(write_csv, row, column, value, fix):

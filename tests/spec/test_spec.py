@@ -55,8 +55,9 @@ def test_cohort_twice_names_the_spec(tmp_path, evidence):
 
 
 def test_bad_outcome_and_method(tmp_path):
-    with pytest.raises(sm.SpecError, match=r"\[analysis.outcome\] must be 'OS' or 'PFS'"):
-        sm.load_spec(_spec(tmp_path, BASE.replace('outcome = "OS"', 'outcome = "EFS"')))
+    assert sm.load_spec(_spec(tmp_path, BASE.replace('outcome = "OS"', 'outcome = "EFS"'))).outcome == "EFS"
+    with pytest.raises(sm.SpecError, match=r"\[analysis.outcome\] got 'E F S': name the outcome"):
+        sm.load_spec(_spec(tmp_path, BASE.replace('outcome = "OS"', 'outcome = "E F S"')))
     with pytest.raises(sm.SpecError, match=r"\[inference.method\]"):
         sm.load_spec(_spec(tmp_path, BASE.replace('method = "mcmc"', 'method = "laplace"'), "t.toml"))
 

@@ -8,6 +8,10 @@ extraction encodings of Parmar 1998 / Tierney 2007 below) is what a user can bri
 from __future__ import annotations
 
 OUTCOMES = ("OS", "PFS")
+#: Any time-to-event outcome label is accepted in a user's table (OS and PFS are the bundled ones); common ones:
+TIME_TO_EVENT_OUTCOMES = ("OS", "PFS", "DFS", "EFS", "RFS", "TTP", "TTF", "PFS2", "DRFS", "MFS", "CSS", "DSS")
+#: What an outcome label may look like: a letter, then letters, digits, '_', '-' or '+' (at most 24 characters).
+OUTCOME_LABEL = r"^[A-Za-z][A-Za-z0-9_+-]{0,23}$"
 LINES = ("1L", "2L", "LS")
 DESIGNS = ("rct", "retrospective_cohort", "prospective_cohort", "single_arm")
 KINDS = ("treatment_effect", "subgroup_treatment_effect", "prognostic_factor")
@@ -63,7 +67,6 @@ MINIMAL_EFFECT_GROUPS = (
 
 #: Allowed values of categorical columns (checked row by row).
 CATEGORIES = {
-    "outcome": OUTCOMES,
     "line": LINES,
     "design": DESIGNS,
     "kind": KINDS,

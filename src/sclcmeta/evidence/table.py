@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,9 +202,9 @@ def _row_errors(r: pd.Series, row: int, file: str, minimal: bool, nodes: set[str
                               "source (seed file or DOI), location (table/section) and a verbatim quote.")
     for c, allowed in schema.CATEGORIES.items():
         v = r.get(c, "")
-        if c == "outcome" or v != "":
-            if v not in allowed:
-                errors.append(f"{_where(file, row, c, v)}: not a known {c}; use one of {', '.join(allowed)}.")
+        if v != "" and v not in allowed:
+            errors.append(f"{_where(file, row, c, v)}: not a known {c}; use one of {', '.join(allowed)}.")
+    errors.extend(_outcome_errors(r.get("outcome", ""), file, row))
     nums = _numbers(r, file, row, errors)
     for c in schema.POSITIVE_COLUMNS:
         if c in nums and nums[c] <= 0:
@@ -274,6 +275,18 @@ def _ci_vs_log_hr(r: pd.Series, nums: dict[str, float], file: str, row: int) -> 
             f"log_hr {r['log_hr']} (se {r['se']}) vs HR {r.get('hr', '') or '(none)'} with CI {r['ci_low']}-"
             f"{r['ci_high']} (log HR {(b_lo + b_hi) / 2:.4f}, SE {sum(corners) / max(len(corners), 1):.4f}); "
             "keep one encoding, or correct the transcription."]
+
+
+def _outcome_errors(v: str, file: str, row: int) -> list[str]:
+    """Any time-to-event label (OS, PFS, DFS, EFS, TTP...) is an outcome; a case variant of a common one is not."""
+    if not re.match(schema.OUTCOME_LABEL, v):
+        return [f"{_where(file, row, 'outcome', v)}: not an outcome label; write a short name such as OS, PFS, DFS, "
+                "EFS or TTP (a letter, then letters, digits, '_', '-' or '+')."]
+    for known in schema.TIME_TO_EVENT_OUTCOMES:
+        if v != known and v.casefold() == known.casefold():
+            return [f"{_where(file, row, 'outcome', v)}: write {known!r} (outcome labels are case-sensitive, and "
+                    f"{v!r} would be a different outcome from {known!r})."]
+    return []
 
 
 def _numbers(r: pd.Series, file: str, row: int, errors: list[str]) -> dict[str, float]:
