@@ -240,25 +240,32 @@ def _log_likelihood(model: GaussianModel, b: np.ndarray, sig: np.ndarray) -> np.
 
 
 def _augment(idata: az.InferenceData, model: GaussianModel, priors: PriorSet, seed: int) -> az.InferenceData:
-    """The fit's InferenceData (``az.from_dict``): posterior with study effects and the new-study prediction,
-    posterior predictive, prior, observed and constant data, pointwise log likelihood and log prior."""
+    """The fit's InferenceData from a sampler's (posterior and sample statistics only); see :func:`_assemble`."""
+    stats = ({n: idata.sample_stats[n].values for n in idata.sample_stats.data_vars}
+             if "sample_stats" in idata.groups() else None)
+    return _assemble({n: idata.posterior[n].values for n in idata.posterior.data_vars}, stats, model, priors, seed)
+
+
+def _assemble(posterior: dict[str, np.ndarray], sample_stats: dict | None, model: GaussianModel, priors: PriorSet,
+              seed: int) -> az.InferenceData:
+    """The fit's InferenceData (one ``az.from_dict``) from posterior draws shaped (chain, draw, ...): posterior with
+    study effects and the new-study prediction, posterior predictive, prior, observed and constant data,
+    pointwise log likelihood and log prior."""
     rng = np.random.default_rng(seed + 7919)
-    post = idata.posterior
-    nc, nd = post.sizes["chain"], post.sizes["draw"]
-    b = post["b"].values.reshape(nc * nd, -1)
-    sig = np.stack([post[c.name].values.reshape(-1) for c in model.components], 1) if model.components \
+    nc, nd = posterior["b"].shape[:2]
+    b = posterior["b"].reshape(nc * nd, -1)
+    sig = np.stack([posterior[c.name].reshape(-1) for c in model.components], 1) if model.components \
         else np.zeros((nc * nd, 0))
     theta, theta_new = conditional_study_effects(model, b, sig, rng)
     y_rep = theta + rng.standard_normal(theta.shape) @ np.linalg.cholesky(model.S).T   # y_rep ~ N(theta, S)
-    posterior = {name: post[name].values for name in post.data_vars}
-    posterior.update(theta=theta.reshape(nc, nd, -1), theta_new=theta_new.reshape(nc, nd))
+    posterior = {**posterior, "theta": theta.reshape(nc, nd, -1), "theta_new": theta_new.reshape(nc, nd)}
     groups = {"posterior": posterior,
               "posterior_predictive": {"y_obs": y_rep.reshape(nc, nd, -1)},
               "prior": _prior_draws(model, priors, min(nc * nd, 4000), rng),
               "observed_data": {"y_obs": model.y},
               "constant_data": {"se": model.se, "X": model.X}}
-    if "sample_stats" in idata.groups():
-        groups["sample_stats"] = {n: idata.sample_stats[n].values for n in idata.sample_stats.data_vars}
+    if sample_stats is not None:
+        groups["sample_stats"] = sample_stats
     ll = _log_likelihood(model, b, sig)
     if ll is not None:
         groups["log_likelihood"] = {"y_obs": ll.reshape(nc, nd, -1)}
@@ -273,11 +280,16 @@ def _augment(idata: az.InferenceData, model: GaussianModel, priors: PriorSet, se
     return out
 
 
+def _exact_draws(post: ExactPosterior, n: int, seed: int) -> dict[str, np.ndarray]:
+    """``n`` independent draws of the exact posterior as one chain, shaped (1, n, ...)."""
+    d = post.sample(n, np.random.default_rng(seed))
+    return {"b": d["b"][None], **{name: d[name][None] for name in post.component_names}}
+
+
 def exact_to_idata(post: ExactPosterior, n: int, seed: int) -> az.InferenceData:
     """Exact posterior as InferenceData (``n`` independent draws, one chain) for uniform outputs."""
-    d = post.sample(n, np.random.default_rng(seed))
-    data = {"b": d["b"][None], **{name: d[name][None] for name in post.component_names}}
-    return az.from_dict(posterior=data, coords={"coef": list(post.model.coef_names)}, dims={"b": ["coef"]})
+    return az.from_dict(posterior=_exact_draws(post, n, seed), coords={"coef": list(post.model.coef_names)},
+                        dims={"b": ["coef"]})
 
 
 @dataclass
@@ -313,7 +325,7 @@ def fit_model(model: GaussianModel, priors: PriorSet, *, method: str = "exact", 
     _check_settings(draws=draws, tune=tune, chains=chains, seed=seed, method=method, sampler=sampler)
     if method == "exact":
         post = solve_exact(model, priors)
-        idata = _augment(exact_to_idata(post, exact_draws, seed), model, priors, seed)
+        idata = _assemble(_exact_draws(post, exact_draws, seed), None, model, priors, seed)
         return RawFit(model, priors, "exact", idata, Diagnostics("exact", sampler="exact"), post, seed)
     if method != "mcmc":
         raise SpecError(f"unknown method {method!r}; use 'exact' or 'mcmc'.")

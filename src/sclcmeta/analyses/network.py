@@ -55,7 +55,7 @@ def node_split_table(net: NetworkData, priors: PriorSet, effects: str, classes: 
         direct[-1] = 1
         label = f"{lab.get(b, b)} vs {lab.get(a, a)}"
         for qname, vec in (("direct", direct), ("indirect", cvec), ("inconsistency", direct - cvec)):
-            r = fr.row(Quantity(qname, label, fr.linear_marginal(vec)))
+            r = fr.row(Quantity(qname, label, fr.linear_marginal(vec)), intervals=True)
             rows.append(r)
     return pd.DataFrame(rows)
 

@@ -269,8 +269,12 @@ class FitResult:
         return classical_fit(m.y, m.se, X=X, method=method, names=names, **kw)
 
     # -- tables ---------------------------------------------------------------------------------
-    def row(self, q: Quantity, thresholds: Sequence[float] = (1.0, 0.8)) -> dict:
-        """One summary-table row (design-note columns) for quantity ``q``."""
+    def row(self, q: Quantity, thresholds: Sequence[float] = (1.0, 0.8), *, intervals: bool = False) -> dict:
+        """One summary-table row (design-note columns) for quantity ``q``.
+
+        ``intervals`` adds the posterior mode and the shortest (highest-density) interval; they cost a root
+        search per quantity, so only the full table asks for them, not ``pooled_hr`` or the sensitivity rows.
+        """
         mg = q.marginal
         qs = np.asarray(mg.quantile([0.5, 0.025, 0.975]), float).ravel()
         row = {"analysis": self.name, "outcome": self.outcome, "quantity": q.quantity, "comparison": q.comparison,
@@ -279,7 +283,7 @@ class FitResult:
             row.update({"hr_median": math.exp(qs[0]), "hr_q2.5": math.exp(qs[1]), "hr_q97.5": math.exp(qs[2])})
             for t in thresholds:
                 key = "prob_hr_below_1" if t == 1.0 else ("prob_hr_below_0.8" if t == 0.8 else f"prob_hr_below_{t:g}")
-                row[key] = float(np.asarray(mg.cdf(math.log(t))).ravel()[0])
+                row[key] = float(np.asarray(mg.cdf(_log_threshold(t))).ravel()[0])
         else:
             row.update({"hr_median": np.nan, "hr_q2.5": np.nan, "hr_q97.5": np.nan,
                         "prob_hr_below_1": np.nan, "prob_hr_below_0.8": np.nan})
@@ -290,15 +294,26 @@ class FitResult:
         row["k"] = self.model.k
         ev = getattr(self.effects, "data", None)
         row["evidence"] = ";".join(ev["id"]) if ev is not None and "id" in ev else ""
-        row.update(_mode_hdi(mg))
+        if intervals:
+            row.update(_mode_hdi(mg))
         return row
 
     def summary(self, thresholds: Sequence[float] = (1.0, 0.8)) -> pd.DataFrame:
         """The tidy summary table: one row per reported quantity, the design note's columns.
 
-        ``thresholds`` adds ``prob_hr_below_<t>`` columns for any HR threshold asked for.
+        ``thresholds`` adds ``prob_hr_below_<t>`` columns for any HR threshold asked for. The default table is
+        computed once per result (results are immutable) and a copy is returned.
         """
-        rows = [self.row(q, thresholds) for q in self.quantities]
+        if tuple(thresholds) == (1.0, 0.8):
+            return self._default_summary.copy()
+        return self._summary(thresholds)
+
+    @cached_property
+    def _default_summary(self) -> pd.DataFrame:
+        return self._summary((1.0, 0.8))
+
+    def _summary(self, thresholds: Sequence[float]) -> pd.DataFrame:
+        rows = [self.row(q, thresholds, intervals=True) for q in self.quantities]
         extra = [c for c in rows[0] if c.startswith("prob_hr_below_") and c not in SUMMARY_COLUMNS]
         i = SUMMARY_COLUMNS.index("r_hat")
         df = pd.DataFrame(rows)

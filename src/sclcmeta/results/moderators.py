@@ -119,9 +119,10 @@ class ModeratorResult(FitResult):
                 out.append(Quantity("fitted", f"{self.comparison} at {cov} = {v:.3g}", self.linear_marginal(c)))
         return out
 
-    def row(self, q: Quantity, thresholds: Sequence[float] = (1.0, 0.8)) -> dict:
+    def row(self, q: Quantity, thresholds: Sequence[float] = (1.0, 0.8), *, intervals: bool = False) -> dict:
         src = getattr(q, "source", None)
-        row = src.row(q, thresholds) if src is not None else super().row(q, thresholds)
+        row = (src.row(q, thresholds, intervals=intervals) if src is not None
+               else super().row(q, thresholds, intervals=intervals))
         row["analysis"] = self.name
         row["prob_less_benefit"] = (1.0 - row["prob_hr_below_1"]) if self._less_benefit_row(q) else np.nan
         return row
