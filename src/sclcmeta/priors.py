@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Mapping
@@ -37,6 +36,7 @@ from pydantic import (BaseModel, ConfigDict, PlainValidator, StrictStr, Validati
 from pydantic_core import PydanticCustomError
 from scipy import stats
 
+from .files import read_toml
 from .errors import PriorError
 
 #: family -> (group, ordered parameter names, defaults)
@@ -446,16 +446,7 @@ def load_prior_set(path: str | Path) -> PriorSet:
     if not p.exists():
         avail = ", ".join(sorted(x.stem for x in (models_dir() / "priors").glob("*.toml")))
         raise PriorError(f"prior set {str(path)!r} not found; bundled prior sets: {avail}.")
-    if p.is_dir():
-        raise PriorError(f"{p}: is a folder, not a prior-set file; give a .toml file or a bundled set's name.")
-    try:
-        doc = tomllib.loads(p.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise PriorError(f"{p}: is not UTF-8 text; re-save the prior set as UTF-8.") from None
-    except OSError as exc:
-        raise PriorError(f"{p}: cannot be read ({exc.strerror or exc}).") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise PriorError(f"{p}: not valid TOML ({exc}).") from None
+    doc, _ = read_toml(p, PriorError, "prior set", "give a .toml file or a bundled set's name")
     try:
         f = PriorSetFile.model_validate(doc)
     except ValidationError as exc:

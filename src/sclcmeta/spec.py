@@ -54,7 +54,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal
@@ -62,6 +61,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, StrictStr, ValidationError
 from pydantic_core import PydanticCustomError
 
+from .files import read_toml
 from .errors import SpecError
 from .evidence.schema import ANALYSES, DESIGNS, KINDS, LINES, OUTCOME_LABEL
 from .priors import PRIOR_TARGETS, PriorSet, PriorValue, checked_prior, load_prior_set, validation_problems
@@ -274,15 +274,6 @@ class AnalysisSpec:
         return replace(self, evidence={**self.evidence, **kw})
 
 
-def _read_toml_bytes(p: Path) -> bytes:
-    try:
-        return p.read_bytes()
-    except PermissionError:
-        raise SpecError(f"{p}: cannot be read (permission denied); make the file readable.") from None
-    except OSError as exc:
-        raise SpecError(f"{p}: cannot be read ({exc.strerror or exc}).") from None
-
-
 def _locate(path: str | Path) -> Path:
     """A spec file, or the name of a bundled spec (``"q1_continuation_os"``), found from anywhere."""
     from .paths import models_dir
@@ -316,14 +307,7 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     'OS'
     """
     p = _locate(path)
-    text = _read_toml_bytes(p)
-    try:
-        doc = tomllib.loads(text.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        line = text[:exc.start].count(b"\n") + 1
-        raise SpecError(f"{p}: line {line} is not UTF-8 text; re-save the spec as UTF-8.") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{p}: not valid TOML ({exc}).") from None
+    doc, text = read_toml(p, SpecError, "spec", "give a .toml file or a bundled spec's name")
     try:
         f = SpecFile.model_validate({"analysis": {}, **doc})
     except ValidationError as exc:

@@ -19,31 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import EvidenceError
-
-
-def read_bytes(path: Path, what: str = "table") -> bytes:
-    """The file's bytes, or an error saying why it cannot be read."""
-    if not path.exists():
-        raise EvidenceError(f"{path}: file not found. Give the path of the {what} CSV.")
-    if path.is_dir():
-        raise EvidenceError(f"{path}: is a folder, not a CSV file; give the {what} CSV itself (or, for --data, a "
-                            "folder holding evidence.csv).")
-    try:
-        return path.read_bytes()
-    except PermissionError:
-        raise EvidenceError(f"{path}: cannot be read (permission denied); make the file readable.") from None
-    except OSError as exc:
-        raise EvidenceError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-
-
-def decode(raw: bytes, path: Path) -> str:
-    """UTF-8 text (a leading byte-order mark removed), or an error naming the first undecodable byte."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise EvidenceError(f"{path}: line {line} is not UTF-8 text (byte {raw[exc.start]:#04x} at position "
-                            f"{exc.start}); re-save the file as UTF-8 (in a spreadsheet: 'CSV UTF-8').") from None
+from ..files import decode_utf8, read_bytes
 
 
 def _check_dialect(text: str, path: Path) -> list[str]:
@@ -90,10 +66,11 @@ def _check_field_counts(text: str, path: Path, n: int) -> None:
 def read_table(path: Path, *, known: tuple[str, ...] = (), hasher=None, what: str = "table") -> pd.DataFrame:
     """Read a CSV as text cells (stripped), with every problem of the file reported as an :class:`EvidenceError`."""
     path = Path(path)
-    raw = read_bytes(path, what)
+    raw = read_bytes(path, EvidenceError, "CSV file",
+                     f"give the {what} CSV itself (or, for --data, a folder holding evidence.csv)")
     if hasher is not None:
         hasher.update(raw)
-    text = decode(raw, path)
+    text = decode_utf8(raw, path, EvidenceError, "file", " (in a spreadsheet: 'CSV UTF-8')")
     cols = _check_dialect(text, path)
     _check_header(cols, path, known)
     _check_field_counts(text, path, len(cols))
