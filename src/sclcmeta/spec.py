@@ -64,7 +64,7 @@ from pydantic_core import PydanticCustomError
 from .files import read_toml
 from .errors import SpecError
 from .evidence.schema import ANALYSES, DESIGNS, KINDS, LINES, OUTCOME_LABEL
-from .priors import PRIOR_TARGETS, PriorSet, PriorValue, checked_prior, load_prior_set, validation_problems
+from .priors import PRIOR_TARGETS, PriorSet, PriorTargetsTable, load_prior_set, validation_problems
 from .priors import _one, _shown as _show  # the same wording of values in both files
 from .vocabulary import (DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, METHODS, MODEL_TYPES,
                          MODERATOR_KINDS, SAMPLERS, analysis_kind, MAX_SEED)
@@ -152,16 +152,10 @@ class ModelTable(_Table):
     mixtures: dict[str, dict[str, dict[str, Count]]] = {}
 
 
-class PriorsTable(_Table):
-    """``[priors]``: a prior set and optional per-target overrides (parsed by :func:`load_spec`)."""
+class PriorsTable(PriorTargetsTable):
+    """``[priors]``: a prior set and optional per-target overrides (the targets of a prior-set file)."""
 
     set: StrictStr = "default"
-    effect: PriorValue | None = None
-    tau: PriorValue | None = None
-    beta: PriorValue | None = None
-    omega: PriorValue | None = None
-    bias: PriorValue | None = None
-    class_sd: PriorValue | None = None
 
 
 class InferenceTable(_Table):
@@ -333,14 +327,7 @@ def load_spec(path: str | Path) -> AnalysisSpec:
         ps = load_prior_set(f.priors.set)
     except SpecError as exc:
         problems += [f"[priors.set] {line}" for line in str(exc).splitlines()]
-    over = {}
-    for k in PRIOR_TARGETS:
-        v = getattr(f.priors, k)
-        if v is not None:
-            try:
-                over[k] = checked_prior(v, k)
-            except SpecError as exc:
-                problems.append(f"[priors.{k}] {exc}")
+    over = {k: getattr(f.priors, k) for k in PRIOR_TARGETS if getattr(f.priors, k) is not None}
     if problems:
         raise SpecError("\n".join(f"{p}: {x}" for x in problems))
     if over:
