@@ -107,8 +107,19 @@ def test_for_ids_keeps_the_order_given_and_marks_unknown_ids(rob):
 
 
 def test_check_summary_counts_assessments_and_lists_the_worst(evidence):
+    # the expected counts come from the CSV itself, read plainly here, not from the module's output
+    import csv
+
+    from sclcmeta.paths import data_dir
+
+    with open(data_dir() / "risk_of_bias.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    tools = {r["assessment"]: r["tool"] for r in rows}
+    covered = {i for r in rows for i in r["applies_to"].split(";") if i}
+    n_rob = sum(t == "ROBINS-I" for t in tools.values())
     lines = check_risk_of_bias(evidence)
-    assert lines[0].startswith("risk of bias: 41 assessments (17 ROBINS-I, 24 RoB2) covering 52 estimates")
+    assert lines[0].startswith(f"risk of bias: {len(tools)} assessments ({n_rob} ROBINS-I, {len(tools) - n_rob} RoB2) "
+                               f"covering {len(covered)} estimates")
     assert any(line.startswith("  [critical] gu2026_os_unadjusted") for line in lines)
 
 

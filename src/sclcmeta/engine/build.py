@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SpecError
+from ..vocabulary import PAIRWISE_MODELS
 from .gaussian import Component, GaussianModel
 
-PAIRWISE_MODELS = ("random_effects", "fixed_effect", "meta_regression", "nested")
 
 
 def model_from_effects(effects, model: str = "random_effects", *, covariates: tuple[str, ...] = (),

@@ -13,7 +13,7 @@ whole bundle here, and says what it used:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EvidenceError
@@ -27,7 +27,7 @@ class DataBundle:
     studies: Path | None = None
     nodes: Path | None = None
     notes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
 
 
 def _is_full_format(path: Path) -> bool:

@@ -194,7 +194,7 @@ def _row_filter(d: pd.DataFrame, *, outcome, kind, pops, factor, line, designs, 
 def _unusable_rows(d: pd.DataFrame, m: pd.Series, t, c, source: str) -> list[str]:
     """Log lines (and one warning) for rows of the requested comparison that carry no standard error."""
     bad = _comparison_rows(d, m & ~np.isfinite(d["se_"]), t, c)
-    lines = [f"not used: {r.id} (no standard error: {r.derivation if hasattr(r, 'derivation') else 'unusable'}; "
+    lines = [f"not used: {r.id} (no standard error: {r.derivation}; "
              "e.g. a p-value of 1 or HR 1 with only a p-value)" for r in bad.itertuples()]
     if lines:
         warnings.warn(f"{source}: {len(lines)} estimate(s) of this comparison carry no standard error and cannot enter "

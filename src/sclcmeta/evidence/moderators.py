@@ -35,9 +35,6 @@ from .labels import join_covariates, study_labels
 from .selection import preference_rank
 from .table import EvidenceTable
 
-#: ``[evidence] kind`` values handled by this module.
-MODERATOR_KINDS = ("interaction", "prognostic", "ecological")
-
 #: Curator flags meaning "the printed direction of this HR contradicts its own paper".
 DOUBT_FLAGS = ("direction_doubtful", "direction_contradicts_text")
 

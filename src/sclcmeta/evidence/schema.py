@@ -7,7 +7,6 @@ extraction encodings of Parmar 1998 / Tierney 2007 below) is what a user can bri
 
 from __future__ import annotations
 
-OUTCOMES = ("OS", "PFS")
 #: Any time-to-event outcome label is accepted in a user's table (OS and PFS are the bundled ones); common ones:
 TIME_TO_EVENT_OUTCOMES = ("OS", "PFS", "DFS", "EFS", "RFS", "TTP", "TTF", "PFS2", "DRFS", "MFS", "CSS", "DSS")
 #: What an outcome label may look like: a letter, then letters, digits, '_', '-' or '+' (at most 24 characters).

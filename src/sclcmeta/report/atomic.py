@@ -122,7 +122,7 @@ def _exchange(a: Path, b: Path) -> bool:
     if rc == 0:
         return True
     e = ctypes.get_errno()
-    if e in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP if hasattr(errno, "ENOTSUP") else errno.EINVAL):
+    if e in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):          # kernel or filesystem without exchange
         return False
     raise OSError(e, os.strerror(e), str(a))
 
