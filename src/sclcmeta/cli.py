@@ -116,10 +116,7 @@ def _effects_from_csv(args, ev):
     from .evidence import select_estimates
 
     d = ev.data
-    outcomes = sorted(d["outcome"].unique())
-    outcome = args.outcome or (outcomes[0] if len(outcomes) == 1 else None)
-    if outcome is None:
-        raise SclcmetaError(f"{args.data}: the file has outcomes {', '.join(outcomes)}; choose one with --outcome.")
+    outcome = ev.outcome(args.outcome, where=str(args.data))
     sub = d[(d["outcome"] == outcome) & (d["kind"] == "treatment_effect")]
     if args.treatment and args.comparator:
         t, c = args.treatment, args.comparator

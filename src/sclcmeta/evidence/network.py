@@ -177,12 +177,8 @@ def network_from_csv(evidence, *, outcome: str | None, reference: str | None, wh
     column gives the covariance of those rows (the variance of the shared arm's log hazard); otherwise it
     is imputed as half the smaller contrast variance, and the result says so.
     """
-    d = evidence.data
-    outcomes = sorted(d["outcome"].unique())
-    outcome = outcome or (outcomes[0] if len(outcomes) == 1 else None)
-    if outcome is None:
-        raise SpecError(f"{where}: the file has outcomes {', '.join(outcomes)}; choose one with --outcome.")
-    d = d[d["outcome"] == outcome]
+    outcome = evidence.outcome(outcome, where)
+    d = evidence.data[evidence.data["outcome"] == outcome]
     rows = []
     for r in d.itertuples():
         sv = getattr(r, "shared_var", "")

@@ -73,6 +73,15 @@ class EvidenceTable:
                             "treatment", "comparator", "hr", "ci_low", "ci_high") if c in self.data]
         return head + self.data[cols].to_html(index=False, max_rows=30)
 
+    def outcome(self, asked: str | None = None, where: str = "--data") -> str:
+        """The outcome to analyse: ``asked``, or the table's only outcome; several and none asked is an error."""
+        outcomes = sorted(self.data["outcome"].unique())
+        if asked:
+            return asked
+        if len(outcomes) != 1:
+            raise EvidenceError(f"{where}: the file has outcomes {', '.join(outcomes)}; choose one with --outcome.")
+        return outcomes[0]
+
     def flags_frame(self) -> pd.DataFrame:
         """Flags as a table: ``code, id, message``."""
         return pd.DataFrame([{"code": f.code, "id": f.row_id, "message": f.message} for f in self.flags],
