@@ -26,6 +26,7 @@ Format (every table and key; defaults in brackets)::
     prefer = ["propensity_matched", "multivariable", "unadjusted", "univariable"]
     exclude = []                         # cohorts left out (e.g. a subset of another cohort)
     ids = []                             # exact evidence rows (overrides prefer)
+    second_hand = false                  # also use estimates known only through another paper's citation
     # Q3 moderator specs (kind = "interaction" | "prognostic" | "ecological"; see sclcmeta.moderators):
     direction_doubtful = "exclude"       # | as_printed | flipped: rows whose direction contradicts the paper
     pool_prefer = []                     # cohort order inside a shared patient pool
@@ -39,6 +40,9 @@ Format (every table and key; defaults in brackets)::
     [priors]
     set = "default"                      # a file in models/priors/
     tau = "half_normal(0.5)"             # optional overrides: effect, tau, beta, omega, bias, class_sd
+
+    [bias]                               # optional: bias-adjusted primary answer, unadjusted beside it
+    prior = "elicited"                   # a file in models/priors/bias/ (or a path); see sclcmeta.bias_priors
 
     [inference]
     method = "exact"                     # | mcmc
@@ -61,8 +65,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, StrictStr, ValidationError
 from pydantic_core import PydanticCustomError
 
+from .bias_priors import load_bias_prior
 from .files import read_toml
-from .errors import SpecError
+from .errors import SclcmetaError, SpecError
 from .evidence.schema import ANALYSES, DESIGNS, KINDS, LINES, OUTCOME_LABEL
 from .priors import PRIOR_TARGETS, PriorSet, PriorTargetsTable, load_prior_set, validation_problems
 from .priors import _one, _shown as _show  # the same wording of values in both files
@@ -132,6 +137,7 @@ class EvidenceSection(_Table):
     exclude: Strings = []
     ids: Strings = []
     nest_within_cohort: StrictBool = False
+    second_hand: StrictBool = False
     reference: StrictStr = ""
     nodes: dict[str, StrictStr] = {}
     labels: dict[str, StrictStr] = {}
@@ -158,6 +164,12 @@ class PriorsTable(PriorTargetsTable):
     set: StrictStr = "default"
 
 
+class BiasTable(_Table):
+    """``[bias]``: adjust observational estimates for bias (Turner et al. 2009) with this bias prior."""
+
+    prior: StrictStr = "elicited"
+
+
 class InferenceTable(_Table):
     """``[inference]``: how the posterior is obtained."""
 
@@ -176,10 +188,11 @@ class SpecFile(_Table):
     evidence: EvidenceSection = EvidenceSection()
     model: ModelTable = ModelTable()
     priors: PriorsTable = PriorsTable()
+    bias: BiasTable | None = None
     inference: InferenceTable = InferenceTable()
 
 
-_TABLE_MODELS = {"": SpecFile, **{k: f.annotation for k, f in SpecFile.model_fields.items()}}
+_TABLE_MODELS = {"": SpecFile, **{k: f.annotation for k, f in SpecFile.model_fields.items()}, "bias": BiasTable}
 #: The valid keys of every table (kept for readers of the old name).
 _TABLES = {k: set(m.model_fields) for k, m in _TABLE_MODELS.items() if k}
 #: Allowed values and what they are called, for enum-like keys (list keys name each bad entry).
@@ -248,10 +261,13 @@ class AnalysisSpec:
     text_hash: str = ""
     description: str = ""
     comparison: str = ""
+    #: the bias prior of a bias-adjusted analysis (:class:`~sclcmeta.bias_priors.BiasPrior`), or None
+    bias: object | None = None
 
     def __repr__(self) -> str:
+        bias = f", bias={self.bias.name}" if self.bias is not None else ""
         return (f"AnalysisSpec({self.name!r}, {self.question}: {self.title}; model={self.model['type']}, "
-                f"priors={self.priors.name}, method={self.inference['method']}, seed={self.inference['seed']})")
+                f"priors={self.priors.name}{bias}, method={self.inference['method']}, seed={self.inference['seed']})")
 
     @property
     def kind(self) -> str:
@@ -260,6 +276,10 @@ class AnalysisSpec:
 
     def with_priors(self, priors: PriorSet) -> "AnalysisSpec":
         return replace(self, priors=priors)
+
+    def with_bias(self, bias) -> "AnalysisSpec":
+        """The same analysis with another bias prior (``None``: no bias adjustment)."""
+        return replace(self, bias=bias)
 
     def with_inference(self, **kw) -> "AnalysisSpec":
         return replace(self, inference={**self.inference, **kw})
@@ -328,6 +348,15 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     except SpecError as exc:
         problems += [f"[priors.set] {line}" for line in str(exc).splitlines()]
     over = {k: getattr(f.priors, k) for k in PRIOR_TARGETS if getattr(f.priors, k) is not None}
+    bias = None
+    if f.bias is not None:
+        if m["type"] == "network" or ev.get("kind") in MODERATOR_KINDS:
+            problems.append("[bias] is available for pairwise analyses only; remove the table.")
+        else:
+            try:
+                bias = load_bias_prior(f.bias.prior)
+            except SclcmetaError as exc:
+                problems += [f"[bias.prior] {line}" for line in str(exc).splitlines()]
     if problems:
         raise SpecError("\n".join(f"{p}: {x}" for x in problems))
     if over:
@@ -337,7 +366,7 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     return AnalysisSpec(name=a.name or p.stem, question=a.question, title=a.title or p.stem,
                         outcome=a.outcome, evidence=ev, model=m, priors=ps, inference=inf, path=str(p),
                         text_hash=hashlib.sha256(text).hexdigest()[:16], description=a.description,
-                        comparison=a.comparison)
+                        comparison=a.comparison, bias=bias)
 
 
 def list_specs(folder: str | Path | None = None) -> list[AnalysisSpec]:

@@ -41,6 +41,20 @@ MAX_SEED = 2**32 - 10_001
 #: The convergence gate of the design note: no posterior is an answer beyond these.
 GATE = {"r_hat": 1.01, "ess_bulk": 400, "divergences": 0}
 
+#: Risk-of-bias tools, their domains and judgements (ROBINS-I: Sterne et al. 2016, BMJ 355:i4919;
+#: RoB 2: Sterne et al. 2019, BMJ 366:l4898); read by the risk-of-bias table and the bias priors.
+ROBINS_I = "ROBINS-I"
+ROB2 = "RoB2"
+ROB_DOMAINS: dict[str, tuple[str, ...]] = {
+    ROBINS_I: ("confounding", "selection", "classification", "deviations", "missing_data",
+               "measurement", "reported_result"),
+    ROB2: ("randomization", "deviations", "missing_data", "measurement", "reported_result"),
+}
+ROB_JUDGEMENTS: dict[str, tuple[str, ...]] = {
+    ROBINS_I: ("low", "moderate", "serious", "critical", "no_information"),
+    ROB2: ("low", "some_concerns", "high"),
+}
+
 #: Two-sided 95% normal quantile, Phi^-1(0.975).
 Z95 = 1.959963984540054
 

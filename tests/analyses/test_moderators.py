@@ -322,6 +322,12 @@ def test_sensitivity_reruns_q3_specs_with_moderator_settings(evidence):
         t2.loc["derived subgroup at rounding high", "hr_median"]
     meta = run_sensitivity(_spec("q3_prior_ici_metareg_os"), evidence=evidence, method="exact")
     assert any(n.startswith("leave out zhang2025a: not estimable") for n in meta.notes)
+    # the ecological regression declares second_hand = true: the second-hand cohort is in, and marked
+    eco = sm.run_spec(_spec("q3_prior_ici_metareg_os"), evidence, method="exact")
+    assert eco.effects.data.set_index("cohort").loc["zhangb2025", "second_hand"]
+    spec = _spec("q3_prior_ici_metareg_os")
+    with pytest.raises(sm.SpecError, match="not estimable"):
+        sm.run_spec(spec.with_evidence(second_hand=False), evidence, method="exact")
 
 
 def test_unknown_direction_doubtful_setting_is_a_spec_error(tmp_path, evidence):

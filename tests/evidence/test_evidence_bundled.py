@@ -62,10 +62,11 @@ def test_zhang_2025a_and_2025b_share_one_patient_pool(evidence):
 
 def test_selection_prefers_matched_then_adjusted_then_unadjusted(evidence):
     eff = select_estimates(evidence, outcome="PFS", treatment=["ici_cont_2l", "serplulimab_2l"],
-                           comparator="no_ici_2l")
+                           comparator="no_ici_2l", second_hand=True)
     used = dict(zip(eff.data["cohort"], eff.data["analysis"]))
     assert used["zhang2025b"] == "propensity_matched"
-    assert used["gu2026"] == "multivariable"
+    # Gu 2026's multivariable PFS model adjusts for a post-baseline variable: its unadjusted HR is used
+    assert used["gu2026"] == "unadjusted"
     assert used["zhangb2025"] == "unadjusted"
 
 

@@ -10,7 +10,7 @@ from sclcmeta.paths import models_dir
 from sclcmeta.priors import PRIOR_TARGETS, list_prior_sets, load_prior_set
 
 BASE = (models_dir() / "q1_continuation_os.toml").read_text()
-TREATMENT = 'treatment = ["ici_cont_2l", "ici_same_2l", "serplulimab_2l", "atezolizumab_cont_2l"]'
+TREATMENT = 'treatment = ["ici_cont_2l", "ici_same_2l", "atezolizumab_cont_2l"]'
 
 
 def _load(tmp_path, old, new, name="s.toml"):

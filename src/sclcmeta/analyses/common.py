@@ -79,6 +79,44 @@ def build_pairwise(effects, spec: AnalysisSpec):
                               design_bias=bool(m.get("design_bias", False)), where=f"{spec.path} [model]")
 
 
+_ROB_CACHE: dict[tuple, object] = {}
+
+
+def risk_of_bias_for(evidence, where: str = "bias"):
+    """The risk-of-bias table that travels with ``evidence``: ``risk_of_bias.csv`` beside its evidence file
+    (the bundled ``data/risk_of_bias.csv`` for the bundled tables), read and validated once per table."""
+    from pathlib import Path
+
+    from ..evidence.risk_of_bias import read_risk_of_bias
+
+    files = tuple(getattr(evidence, "files", ()) or ())
+    if not files:
+        raise SpecError(f"{where}: a bias adjustment needs a risk-of-bias table, and these estimates come from no "
+                        "file; read them with read_evidence() from a folder holding risk_of_bias.csv.")
+    path = Path(files[0]).parent / "risk_of_bias.csv"
+    if not path.is_file():
+        raise SpecError(f"{where}: a bias adjustment needs a risk-of-bias table, and there is no {path}; add one "
+                        "(columns and rules in data/README.md, section 3k) or remove the spec's [bias] table.")
+    key = (str(path), getattr(evidence, "data_hash", ""), path.stat().st_mtime_ns)
+    if key not in _ROB_CACHE:
+        _ROB_CACHE[key] = read_risk_of_bias(path, evidence)
+    return _ROB_CACHE[key]
+
+
+def adjust_for_bias(model, effects, spec: AnalysisSpec, evidence, prior=None):
+    """``model`` with the additive bias of each estimate integrated out, under ``prior`` (default: the spec's
+    bias prior); the model itself when neither gives one."""
+    from ..engine.bias import bias_adjusted, bias_terms
+
+    prior = spec.bias if prior is None else prior
+    if prior is None:
+        return model
+    where = f"{spec.path} [bias]"
+    terms = bias_terms(effects.data, risk_of_bias_for(evidence, where), prior, getattr(evidence, "nodes", None),
+                       where=where)
+    return bias_adjusted(model, terms)
+
+
 def exact_cross_check(res) -> str:
     """For an MCMC fit of a Gaussian model: its pooled quantiles next to the exact solver's, in one sentence."""
     import numpy as np

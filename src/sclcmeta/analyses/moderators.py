@@ -48,7 +48,8 @@ def moderator_effects(spec, evidence: EvidenceTable, **overrides) -> ModeratorEf
                 raise SpecError(f"{spec.path} [model]: kind = 'ecological' needs type = 'meta_regression' with one "
                                 "covariate, e.g. covariates = ['l1_ici_fraction'].")
             kw = dict(treatment=ev.get("treatment"), comparator=ev.get("comparator"), line=ev.get("line", "2L"),
-                      exclude=ev.get("exclude", ()), prefer=ev.get("prefer") or None, source=src)
+                      exclude=ev.get("exclude", ()), prefer=ev.get("prefer") or None,
+                      second_hand=bool(ev.get("second_hand", False)), source=src)
             kw.update(overrides)
             return ecological_effects(evidence, covs[0], spec.outcome, **kw)
     except EvidenceError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..engine.build import model_from_effects
@@ -12,7 +14,7 @@ from ..priors import PriorSet, default_prior_set, load_prior_set
 from ..results import FitResult
 from ..spec import AnalysisSpec
 from ..vocabulary import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
-from .common import build_pairwise, fit_spec_model, register, warn_small_k
+from .common import adjust_for_bias, build_pairwise, fit_spec_model, register, warn_small_k
 
 #: Evidence choices of the sensitivity table: analysis preference among estimates of one patient pool.
 PREFERENCES = {
@@ -81,7 +83,8 @@ class PairwiseAnalysis:
                       kind=ev.get("kind", "treatment_effect"), population=ev.get("population", "overall"),
                       factor=ev.get("factor") or None, line=ev.get("line"), design=ev.get("design") or None,
                       exclude=ev.get("exclude", ()), ids=ev.get("ids") or None,
-                      nest_within_cohort=bool(ev.get("nest_within_cohort", False)), source=f"{spec.path} [evidence]")
+                      nest_within_cohort=bool(ev.get("nest_within_cohort", False)),
+                      second_hand=bool(ev.get("second_hand", False)), source=f"{spec.path} [evidence]")
         if ev.get("prefer"):
             kwargs["prefer"] = tuple(ev["prefer"])
         try:
@@ -92,18 +95,27 @@ class PairwiseAnalysis:
     build = staticmethod(build_pairwise)
 
     @staticmethod
-    def wrap(spec: AnalysisSpec, raw, effects) -> FitResult:
+    def wrap(spec: AnalysisSpec, raw, effects, unadjusted: FitResult | None = None) -> FitResult:
+        """The result of one fit; a bias-adjusted model (``raw.model.meta["bias"]``) carries its terms, and
+        ``unadjusted`` is the same analysis without them, reported beside it."""
         comparison = spec.comparison or f"{effects.treatment_label} vs {effects.comparator_label}"
+        bias = raw.model.meta.get("bias")
+        if unadjusted is not None:
+            unadjusted = replace(unadjusted, bias_role="unadjusted")
         return FitResult(name=spec.name, outcome=spec.outcome, comparison=comparison, raw=raw, effects=effects,
-                         spec=spec, question=spec.question)
+                         spec=spec, question=spec.question, bias=bias, unadjusted=unadjusted)
 
     @classmethod
     def run(cls, spec: AnalysisSpec, evidence, *, method=None, cache=None, progress=False) -> FitResult:
         eff = cls.effects(spec, evidence)
         model = cls.build(eff, spec)
         warn_small_k(model, spec.name)
+        unadjusted = None
+        if spec.bias is not None:
+            unadjusted = cls.wrap(spec, fit_spec_model(model, spec, method=method, cache=cache), eff)
+            model = adjust_for_bias(model, eff, spec, evidence)
         raw = fit_spec_model(model, spec, method=method, cache=cache, progress=progress)
-        return cls.wrap(spec, raw, eff)
+        return cls.wrap(spec, raw, eff, unadjusted)
 
     @staticmethod
     def evidence_settings(spec: AnalysisSpec, evidence) -> list[tuple[str, str, EffectData]]:

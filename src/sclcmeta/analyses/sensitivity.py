@@ -19,11 +19,12 @@ import pandas as pd
 from ..errors import SpecError
 from ..evidence import EvidenceTable, read_evidence
 from ..fitting import COMPILE_CACHE, CompileCache
+from ..bias_priors import list_bias_priors
 from ..priors import list_prior_sets, load_prior_set
 from ..results import FitResult
 from ..results.sensitivity import SensitivityResult
 from ..spec import AnalysisSpec
-from .common import analysis_for, fit_spec_model
+from .common import adjust_for_bias, analysis_for, fit_spec_model
 from .pairwise import PREFERENCES, observational_mask
 
 
@@ -35,7 +36,8 @@ def pooled_row(res: FitResult, setting: str, kind: str, description: str) -> dic
             "hr_median": r["hr_median"], "hr_q2.5": r["hr_q2.5"], "hr_q97.5": r["hr_q97.5"],
             "prob_hr_below_1": r["prob_hr_below_1"], "prob_hr_below_0.8": r["prob_hr_below_0.8"],
             "tau_median": float(np.asarray(tau.marginal.quantile(0.5)).ravel()[0]) if tau else np.nan,
-            "k": res.model.k, "gate": res.gate, "evidence": r["evidence"]}
+            "k": res.model.k, "gate": res.gate, "evidence": r["evidence"],
+            "bias_prior": res.bias.prior.name if res.bias is not None else "none"}
 
 
 def power_scaling(res: FitResult) -> pd.DataFrame:
@@ -66,13 +68,27 @@ def _settings(spec, analysis, evidence, prior_sets, evidence_choices: bool, note
     """``[(label, kind, description, model, priors, effects)]``: every prior set, then every evidence choice.
 
     Evidence choices common to every kind come first (analysis preference, leave one cohort out for k > 2,
-    observational evidence down-weighted), then the kind's own (``analysis.evidence_settings``).
+    observational evidence down-weighted, second-hand estimates added), then the kind's own
+    (``analysis.evidence_settings``). A bias-adjusted spec adjusts every setting's model with its bias prior
+    and adds one row per bundled bias prior and one without the adjustment (``kind`` "bias").
     """
     base_eff = analysis.effects(spec, evidence)
-    base_model = analysis.build(base_eff, spec)
+    unadjusted_base = analysis.build(base_eff, spec)
+    base_model = adjust_for_bias(unadjusted_base, base_eff, spec, evidence)
     out = [(ps.name, "prior", ps.description, base_model, ps, base_eff) for ps in prior_sets]
+    if spec.bias is not None:
+        out.append(("no bias adjustment", "bias", "the estimates as reported (the unadjusted answer)",
+                    unadjusted_base, spec.priors, base_eff))
+        for bp in list_bias_priors():
+            if bp.name != spec.bias.name:
+                out.append((f"bias prior {bp.name}", "bias", bp.description.split(". ")[0] + ".",
+                            adjust_for_bias(unadjusted_base, base_eff, spec, evidence, bp), spec.priors, base_eff))
     if not evidence_choices:
         return out, base_model, base_eff
+
+    def build(eff):
+        return adjust_for_bias(analysis.build(eff, spec), eff, spec, evidence)
+
     seen = {tuple(base_eff.data["id"])}
     for label, pref in PREFERENCES.items():
         eff = analysis.effects(spec.with_evidence(prefer=list(pref), ids=[]), evidence)
@@ -80,15 +96,13 @@ def _settings(spec, analysis, evidence, prior_sets, evidence_choices: bool, note
             notes.append(f"{label}: same estimates as the primary selection")
             continue
         seen.add(tuple(eff.data["id"]))
-        out.append((label, "evidence", f"analysis preference {', '.join(pref[:3])}", analysis.build(eff, spec),
-                    spec.priors, eff))
+        out.append((label, "evidence", f"analysis preference {', '.join(pref[:3])}", build(eff), spec.priors, eff))
     if base_eff.k > 2:
         for c in base_eff.data["cohort"]:
             try:
                 eff = analysis.effects(spec.with_evidence(exclude=list(spec.evidence.get("exclude", [])) + [c]),
                                        evidence)
-                out.append((f"leave out {c}", "evidence", f"cohort {c} removed", analysis.build(eff, spec),
-                            spec.priors, eff))
+                out.append((f"leave out {c}", "evidence", f"cohort {c} removed", build(eff), spec.priors, eff))
             except SpecError as exc:        # e.g. a meta-regression whose covariate no longer varies
                 notes.append(f"leave out {c}: not estimable ({exc})")
     obs = observational_mask(base_eff)
@@ -96,8 +110,18 @@ def _settings(spec, analysis, evidence, prior_sets, evidence_choices: bool, note
         out.append(("observational down-weighted", "evidence",
                     "variance of every non-randomized estimate doubled (weight 1/2)",
                     base_model.with_sampling_variance_scaled(obs, 2.0), spec.priors, base_eff))
+    if not spec.evidence.get("second_hand"):
+        try:
+            eff = analysis.effects(spec.with_evidence(second_hand=True), evidence)
+        except SpecError:
+            eff = None
+        if eff is not None and tuple(eff.data["id"]) not in seen:
+            out.append(("with second-hand estimates", "evidence",
+                        "estimates known only through another paper's citation added "
+                        f"({', '.join(sorted(set(eff.data['id']) - set(base_eff.data['id'])))})", build(eff),
+                        spec.priors, eff))
     for label, desc, eff in analysis.evidence_settings(spec, evidence):
-        out.append((label, "evidence", desc, analysis.build(eff, spec), spec.priors, eff))
+        out.append((label, "evidence", desc, build(eff), spec.priors, eff))
     return out, base_model, base_eff
 
 

@@ -20,8 +20,8 @@ from .table import EvidenceTable
 
 from . import schema
 from .labels import study_labels
-from .selection import (DEFAULT_PREFERENCE, check_disjoint_nesting, one_per_pool, population_terms,  # noqa: F401
-                        populations_disjoint, preference_rank)
+from .selection import (DEFAULT_PREFERENCE, check_disjoint_nesting, estimand_of, is_second_hand,  # noqa: F401
+                        one_per_pool, population_terms, populations_disjoint, preference_rank, primary_candidates)
 
 
 def _as_tuple(x: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -37,7 +37,8 @@ class EffectData:
     """Harmonized estimates ready for a model: one row per estimate entering the likelihood.
 
     Columns: ``id, study, cohort, patient_pool, y`` (log HR, treatment vs comparator), ``se``,
-    ``treatment, comparator, analysis, design, line, flipped, flags`` and any study covariates.
+    ``treatment, comparator, analysis, estimand`` (marginal or conditional HR), ``second_hand``,
+    ``design, line, flipped, flags`` and any study covariates.
     ``log`` records every selection decision (kept / dropped, and why).
 
     Examples
@@ -115,6 +116,7 @@ def select_estimates(
     exclude: Iterable[str] = (),
     ids: Iterable[str] | None = None,
     nest_within_cohort: bool = False,
+    second_hand: bool = False,
     source: str = "selection",
 ) -> EffectData:
     """Pick one estimate per patient pool for one comparison and outcome, harmonizing direction.
@@ -138,6 +140,10 @@ def select_estimates(
     nest_within_cohort
         Allow several rows from one patient pool when they are disjoint subgroups (distinct
         ``population`` values); they then share a cohort random effect in the model.
+    second_hand
+        Also use estimates known only through another paper's citation or a summary page (the
+        sensitivity setting "with second-hand estimates"); by default they are logged and left out.
+        Rows whose model adjusts for a post-baseline variable are never used unless named in ``ids``.
 
     Raises
     ------
@@ -162,6 +168,13 @@ def select_estimates(
         raise EvidenceError(f"{source}: no evidence matches outcome {outcome!r}, kind {kind!r}, population "
                             f"{'/'.join(pops or ['any'])}, comparison {what}; loosen the selection or check node names.")
     log: list[str] = _unusable_rows(d, m_all, t, c, source)
+    if ids is None:
+        usable = primary_candidates(cand, second_hand=second_hand, log=log)
+        if usable.empty:
+            raise EvidenceError(f"{source}: the only estimates of this comparison ({', '.join(cand['id'])}) are "
+                                "second-hand or adjusted for a post-baseline variable; name them with `ids` (or set "
+                                "second_hand = true) to use them anyway.")
+        cand = usable
     keys = ["patient_pool", "population"] if nest_within_cohort else ["patient_pool"]
     sel = cand.loc[one_per_pool(cand, prefer, keys, exact_ids=ids is not None, source=source, log=log)]
     if nest_within_cohort:
@@ -244,6 +257,8 @@ def _effect_frame(sel: pd.DataFrame, evidence, nest_within_cohort: bool) -> pd.D
         "treatment": np.where(sel["flipped"], sel["comparator"], sel["treatment"]),
         "comparator": np.where(sel["flipped"], sel["treatment"], sel["comparator"]),
         "analysis": sel["analysis"].to_numpy(),
+        "estimand": [estimand_of(a) for a in sel["analysis"]],
+        "second_hand": is_second_hand(sel).to_numpy(bool),
         "design": sel["design"].to_numpy(),
         "line": sel["line"].to_numpy(),
         "population": sel["population"].to_numpy(),

@@ -24,7 +24,7 @@ from ..errors import EvidenceError, SpecError
 from .harmonize import select_estimates
 from .labels import join_covariates, study_labels
 from .moderators import DOUBT_FLAGS, ICI_ARMS, Moderator, ModeratorEffects, as_tuple, get_moderator
-from .selection import preference_rank
+from .selection import is_second_hand, preference_rank
 from .table import EvidenceTable
 
 def prognostic_effects(ev: EvidenceTable, factor: str, outcome: str, *, index: Iterable[str] | None = None,
@@ -177,7 +177,7 @@ def _one_per_pool(sel: pd.DataFrame, status: list[dict], prefer, pool_prefer, so
 
 def ecological_effects(ev: EvidenceTable, covariate: str, outcome: str, *, treatment, comparator,
                        line: str | None = "2L", exclude: Iterable[str] = (), prefer: Sequence[str] | None = None,
-                       min_k: int = 3, source: str = "ecological") -> ModeratorEffects:
+                       min_k: int = 3, second_hand: bool = False, source: str = "ecological") -> ModeratorEffects:
     """Overall treatment HRs of cohorts that report ``covariate``, for a study-level meta-regression.
 
     Raises :class:`EvidenceError` (with the availability table in the message) when fewer than
@@ -195,6 +195,8 @@ def ecological_effects(ev: EvidenceTable, covariate: str, outcome: str, *, treat
                                     | (d["treatment"].isin(c) & d["comparator"].isin(t))))
     if line is not None:
         m &= d["line"] == line
+    if not second_hand:
+        m &= ~is_second_hand(d)
     ex = set(exclude)
     avail = d[m]
     labels = study_labels(ev)
@@ -217,7 +219,8 @@ def ecological_effects(ev: EvidenceTable, covariate: str, outcome: str, *, treat
             f"{pools} independent patient pool(s) report both a treatment HR and {covariate}, with "
             f"{values.nunique()} distinct value(s); at least {min_k} pools and 2 values are needed. Cohorts: {listing}.")
     drop = list(tab.loc[~tab["has_covariate"], "cohort"])
-    kw = dict(outcome=outcome, treatment=t, comparator=c, line=line, exclude=list(ex) + drop, source=source)
+    kw = dict(outcome=outcome, treatment=t, comparator=c, line=line, exclude=list(ex) + drop,
+              second_hand=second_hand, source=source)
     if prefer:
         kw["prefer"] = tuple(prefer)
     eff = select_estimates(ev, **kw)

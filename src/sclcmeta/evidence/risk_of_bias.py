@@ -20,21 +20,10 @@ from typing import Iterable
 import pandas as pd
 
 from ..errors import EvidenceError
+from ..vocabulary import ROB2, ROB_DOMAINS as DOMAINS, ROB_JUDGEMENTS as JUDGEMENTS, ROBINS_I
 from .messages import where as _where
 from .table import EvidenceTable
 
-ROBINS_I = "ROBINS-I"
-ROB2 = "RoB2"
-
-DOMAINS: dict[str, tuple[str, ...]] = {
-    ROBINS_I: ("confounding", "selection", "classification", "deviations", "missing_data",
-               "measurement", "reported_result"),
-    ROB2: ("randomization", "deviations", "missing_data", "measurement", "reported_result"),
-}
-JUDGEMENTS: dict[str, tuple[str, ...]] = {
-    ROBINS_I: ("low", "moderate", "serious", "critical", "no_information"),
-    ROB2: ("low", "some_concerns", "high"),
-}
 COLUMNS = ("assessment", "tool", "cohort", "applies_to", "domain", "judgement", "reason",
            "source", "location", "quote")
 REQUIRED_TEXT = ("reason", "source", "location", "quote")

@@ -17,6 +17,65 @@ from ..errors import EvidenceError
 #: Default preference among analyses of the same comparison in the same cohort.
 DEFAULT_PREFERENCE = ("propensity_matched", "multivariable", "unadjusted", "univariable")
 
+#: Analyses whose hazard ratio is marginal (population-averaged over the covariates), and conditional ones
+#: (given the covariates of a multivariable model). The two estimands differ even without confounding,
+#: because the hazard ratio is non-collapsible; an analysis pools one of them (issue 12, item 4).
+MARGINAL_ANALYSES = ("propensity_matched", "unadjusted", "univariable", "iptw")
+CONDITIONAL_ANALYSES = ("multivariable",)
+
+#: Curator flags that keep a row out of every selection unless it is named by ``ids``:
+#: a model adjusted for a variable measured after the start of treatment estimates no causal effect
+#: of that treatment (it conditions on a consequence of it).
+NEVER_PRIMARY_FLAGS = ("post_baseline_adjustment",)
+#: Curator flags of second-hand estimates (known only through another paper's citation or a summary
+#: page): carried as a sensitivity setting, never silently as primary evidence.
+SECOND_HAND_FLAGS = ("secondary_source",)
+
+
+def estimand_of(analysis: str) -> str:
+    """``marginal``, ``conditional`` or ``unknown`` for an ``analysis`` label of the evidence table.
+
+    Examples
+    --------
+    >>> estimand_of("propensity_matched"), estimand_of("multivariable")
+    ('marginal', 'conditional')
+    """
+    if analysis in MARGINAL_ANALYSES:
+        return "marginal"
+    if analysis in CONDITIONAL_ANALYSES:
+        return "conditional"
+    return "unknown"
+
+
+def _has_flag(flags: pd.Series, codes: Sequence[str]) -> pd.Series:
+    return flags.fillna("").map(lambda f: any(c in str(f).split(";") for c in codes))
+
+
+def is_second_hand(rows: pd.DataFrame) -> pd.Series:
+    """True for estimates known only through another paper's citation (``cited_reference`` filled) or
+    from a secondary summary page (curator flag ``secondary_source``)."""
+    cited = rows["cited_reference"].fillna("").astype(str).str.strip() != "" if "cited_reference" in rows \
+        else pd.Series(False, index=rows.index)
+    return cited | _has_flag(rows.get("flags", pd.Series("", index=rows.index)), SECOND_HAND_FLAGS)
+
+
+def primary_candidates(cand: pd.DataFrame, *, second_hand: bool, log: list[str]) -> pd.DataFrame:
+    """Drop (and log) rows that may not be primary evidence: post-baseline adjustment always, second-hand
+    estimates unless ``second_hand`` is true (the sensitivity setting "with second-hand estimates")."""
+    flags = cand.get("flags", pd.Series("", index=cand.index))
+    post = _has_flag(flags, NEVER_PRIMARY_FLAGS)
+    for r in cand[post].itertuples():
+        log.append(f"not used: {r.id} ({r.analysis} model adjusted for a variable measured after the start of "
+                   "treatment; see its curator flag)")
+    keep = ~post
+    if not second_hand:
+        hand = is_second_hand(cand) & keep
+        for r in cand[hand].itertuples():
+            log.append(f"not used: {r.id} (second-hand estimate, known only through another paper or a summary "
+                       "page; used in the sensitivity setting 'with second-hand estimates')")
+        keep &= ~hand
+    return cand[keep]
+
 
 def preference_rank(rows: pd.DataFrame, prefer: Sequence[str]) -> pd.Series:
     """Sort key among alternative estimates of one comparison in one patient pool (lower is preferred).

@@ -24,7 +24,7 @@ from ..fitting import Diagnostics, RawFit
 SUMMARY_COLUMNS = [
     "analysis", "outcome", "quantity", "comparison", "median", "mean", "sd", "q2.5", "q97.5",
     "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8", "r_hat", "ess_bulk",
-    "method", "gate", "k", "evidence", "mode", "hdi_low", "hdi_high",
+    "method", "gate", "k", "evidence", "bias", "estimand", "mode", "hdi_low", "hdi_high",
 ]
 
 #: Probability of the shortest (highest-density) interval in the summary's ``hdi_low``/``hdi_high``.
@@ -143,6 +143,12 @@ class FitResult:
     spec: object | None = None
     question: str = ""
     notes: tuple[str, ...] = ()
+    #: the additive bias terms of a bias-adjusted fit (:class:`~sclcmeta.engine.bias.BiasTerms`), else None
+    bias: object | None = None
+    #: the same analysis without the bias adjustment, reported beside a bias-adjusted fit
+    unadjusted: "FitResult | None" = None
+    #: ``"unadjusted"`` for the companion of a bias-adjusted fit (see :attr:`bias_label`)
+    bias_role: str = ""
 
     # -- basic views ----------------------------------------------------------------------------
     @property
@@ -185,6 +191,13 @@ class FitResult:
         if p is not None:
             lines.append(f"  pooled HR {p['hr_median']:.3f} (95% CrI {p['hr_q2.5']:.3f}-{p['hr_q97.5']:.3f}), "
                          f"P(HR<1) = {p['prob_hr_below_1']:.3f}, P(HR<0.8) = {p['prob_hr_below_0.8']:.3f}")
+        if self.bias is not None:
+            lines.append(f"  bias-adjusted (bias prior {self.bias.prior.name!r}, per-estimate bias SD "
+                         f"{', '.join(f'{x:.2f}' for x in self.bias.table['bias_sd'])})")
+            if self.unadjusted is not None and p is not None:
+                u = self.unadjusted.pooled_hr()
+                lines.append(f"  unadjusted: pooled HR {u['hr_median']:.3f} (95% CrI {u['hr_q2.5']:.3f}-"
+                             f"{u['hr_q97.5']:.3f}), P(HR<1) = {u['prob_hr_below_1']:.3f}")
         if not self.passed:
             lines.append("  WARNING: failed the convergence gate; not an answer.")
         return "\n".join(lines)
@@ -294,6 +307,8 @@ class FitResult:
         row["k"] = self.model.k
         ev = getattr(self.effects, "data", None)
         row["evidence"] = ";".join(ev["id"]) if ev is not None and "id" in ev else ""
+        row["bias"] = self.bias_label
+        row["estimand"] = self.estimand
         if intervals:
             row.update(_mode_hdi(mg))
         return row
@@ -314,10 +329,29 @@ class FitResult:
 
     def _summary(self, thresholds: Sequence[float]) -> pd.DataFrame:
         rows = [self.row(q, thresholds, intervals=True) for q in self.quantities]
+        if self.unadjusted is not None:
+            rows += [self.unadjusted.row(q, thresholds, intervals=True) for q in self.unadjusted.quantities]
         extra = [c for c in rows[0] if c.startswith("prob_hr_below_") and c not in SUMMARY_COLUMNS]
         i = SUMMARY_COLUMNS.index("r_hat")
         df = pd.DataFrame(rows)
         return df[[c for c in SUMMARY_COLUMNS[:i] + extra + SUMMARY_COLUMNS[i:] if c in df.columns]]
+
+    @property
+    def bias_label(self) -> str:
+        """``adjusted`` for a bias-adjusted fit, ``unadjusted`` for its companion, ``""`` without a bias model."""
+        if self.bias is not None:
+            return "adjusted"
+        return self.bias_role
+
+    @property
+    def estimand(self) -> str:
+        """Which hazard ratio the pooled estimates are: ``marginal``, ``conditional``, ``marginal and conditional``
+        (a mixture, marked so) or ``""`` when the analysis types are not recorded."""
+        ev = getattr(self.effects, "data", None)
+        if ev is None or "estimand" not in ev:
+            return ""
+        kinds = sorted(set(ev["estimand"]) - {"unknown"})
+        return " and ".join(kinds)
 
     def glance(self) -> pd.DataFrame:
         """The headline rows of this analysis (the report's "answers at a glance")."""

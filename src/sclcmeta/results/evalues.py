@@ -148,7 +148,7 @@ def evalue_table(summary_df: pd.DataFrame, *, common_outcome: bool = True) -> pd
     if missing:
         raise SclcmetaError(f"evalue_table needs the columns {', '.join(missing)} of FitResult.summary(); "
                             f"the table given has {', '.join(map(str, summary_df.columns))}.")
-    ids = [c for c in ("analysis", "outcome", "comparison") if c in summary_df.columns]
+    ids = [c for c in ("analysis", "outcome", "comparison", "bias") if c in summary_df.columns]
     rows = []
     for _, r in summary_df[summary_df["quantity"] == "pooled"].iterrows():
         e = evalue_hr(r["hr_median"], r["hr_q2.5"], r["hr_q97.5"], common_outcome=common_outcome)
