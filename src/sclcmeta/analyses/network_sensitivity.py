@@ -188,34 +188,46 @@ def network_settings(spec, evidence, prior_sets, evidence_choices: bool = True,
     return out
 
 
-def headline_rows(res: NetworkResult) -> list[dict]:
-    """The quantities a network sensitivity reports: the class difference if there is one; else every contrast
-    vs the reference and every other directly compared pair, in the contrasts' direction."""
+def headline_pairs(net: NetworkData) -> list[tuple[str, str]]:
+    """Every treatment vs the reference, then every other directly compared pair, in the contrasts' direction."""
+    ref = net.reference
+    want = [(t, ref) for t in net.treatments[1:]]
+    want += [split_direction(net, a, b) for a, b in net.direct_pairs() if ref not in (a, b)]
+    return list(dict.fromkeys(want))
+
+
+def headline_rows(res: NetworkResult, pairs: list[tuple[str, str]] | None = None) -> list[dict]:
+    """The quantities a network sensitivity reports: the class difference if there is one; else the contrasts of
+    ``pairs`` (default :func:`headline_pairs` of the result's own network), the same in every setting."""
     qs = [q for q in res.quantities if q.quantity == "class_difference"]
     if not qs:
-        net = res.net
-        ref = net.reference
-        want = [(t, ref) for t in net.treatments[1:]]
-        want += [split_direction(net, a, b) for a, b in net.direct_pairs() if ref not in (a, b)]
-        labels = [f"{res.label(a)} vs {res.label(b)}" for a, b in dict.fromkeys(want)]
+        want = pairs if pairs is not None else headline_pairs(res.net)
+        labels = [f"{res.label(a)} vs {res.label(b)}" for a, b in want]
         by = {q.comparison: q for q in res.quantities if q.quantity == "contrast"}
         qs = [by[lab] for lab in labels if lab in by]
     return [res.row(q) for q in qs]
 
 
+def fit_setting(spec, st: NetworkSetting, method: str | None = None) -> NetworkResult:
+    """The network fit of one setting, with the spec's inference settings (no node-splits, no UME)."""
+    inf = spec.inference
+    return fit_network(st.net, st.priors, effects=st.effects, classes=st.classes, method=method or inf["method"],
+                       name=spec.name, seed=inf["seed"], draws=inf["draws"], tune=inf["tune"], chains=inf["chains"],
+                       sampler=inf["sampler"], node_split=False, ume=False, spec=spec, question=spec.question,
+                       comparison=spec.comparison)
+
+
 def network_sensitivity_table(spec, evidence, prior_sets, *, evidence_choices: bool = True,
                               method: str | None = None, notes: list[str] | None = None) -> pd.DataFrame:
     """One row per (setting, headline quantity): HR median, 95% CrI, P(HR < 1), P(HR < 0.8), tau, top rank."""
-    inf = spec.inference
     rows = []
-    for st in network_settings(spec, evidence, prior_sets, evidence_choices, notes):
-        res = fit_network(st.net, st.priors, effects=st.effects, classes=st.classes,
-                          method=method or inf["method"], name=spec.name, seed=inf["seed"], draws=inf["draws"],
-                          tune=inf["tune"], chains=inf["chains"], sampler=inf["sampler"], node_split=False, ume=False,
-                          spec=spec, question=spec.question, comparison=spec.comparison)
+    settings = network_settings(spec, evidence, prior_sets, evidence_choices, notes)
+    pairs = headline_pairs(settings[0].net) if settings else []     # the primary network's pairs, in every row
+    for st in settings:
+        res = fit_setting(spec, st, method)
         tau = next((q for q in res.quantities if q.quantity == "tau"), None)
         rp = res.rank_probabilities()
-        for r in headline_rows(res):
+        for r in headline_rows(res, pairs):
             rows.append({"analysis": spec.name, "setting": st.label, "kind": st.kind, "description": st.description,
                          "comparison": r["comparison"], "hr_median": r["hr_median"], "hr_q2.5": r["hr_q2.5"],
                          "hr_q97.5": r["hr_q97.5"], "prob_hr_below_1": r["prob_hr_below_1"],
