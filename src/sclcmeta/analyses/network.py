@@ -10,7 +10,7 @@ import pandas as pd
 from ..engine.network import build_network_model
 from ..errors import ConvergenceWarning, SpecError
 from ..evidence.selection import DEFAULT_PREFERENCE
-from ..evidence.network import ContrastRow, NetworkData, network_from_csv, network_from_evidence
+from ..evidence.network import NetworkData, network_from_csv, network_from_evidence
 from ..fitting import CompileCache, fit_model
 from ..priors import PriorSet
 from ..results import FitResult, Quantity
@@ -24,6 +24,7 @@ def split_direction(net: NetworkData, a: str, b: str) -> tuple[str, str]:
     ``net.treatments`` vs the earlier one, so a pair with the reference reads ``t vs reference``
     (as every contrast vs the reference in the summary and the report does).
 
+    >>> from sclcmeta.evidence.network import ContrastRow
     >>> r = lambda i, t, c: ContrastRow(i, i, i, 0.0, 0.1, [(1.0, t, c)])
     >>> split_direction(NetworkData([r("1", "stop", "continue"), r("2", "switch", "stop")], "stop"), "continue", "stop")
     ('continue', 'stop')
