@@ -36,6 +36,9 @@ Format (every table and key; defaults in brackets)::
     type = "random_effects"              # | fixed_effect | meta_regression | nested | network
     covariates = []                      # study-level covariates for meta_regression
     design_bias = false                  # bias term for non-randomized estimates
+    # network only: effects, classes, mixtures, and additive components of a combination arm
+    # components = { benmelstobart_anlotinib_1l = ["benmelstobart_1l", "anlotinib_1l"] }
+    # class_of = { benmelstobart_1l = "PD-L1" }
 
     [priors]
     set = "default"                      # a file in models/priors/
@@ -156,6 +159,10 @@ class ModelTable(_Table):
     effects: Literal[NETWORK_EFFECTS] = "random"
     classes: StrictBool = False
     mixtures: dict[str, dict[str, dict[str, Count]]] = {}
+    # network: additive components of combination treatments; the class of a treatment or component, overriding
+    # nodes.csv ici_class (a class with one member, e.g. "none", leaves it out of the exchangeable classes)
+    components: dict[str, list[StrictStr]] = {}
+    class_of: dict[str, StrictStr] = {}
 
 
 class PriorsTable(PriorTargetsTable):

@@ -166,3 +166,41 @@ def test_cli_network_on_minimal_csv_reports_every_pair(write_csv, capsys):
     out = json.loads(capsys.readouterr().out)
     pairs = {r["comparison"] for r in out if r["quantity"] == "contrast"}
     assert pairs == {f"{a} vs {b}" for a in "ABC" for b in "ABC" if a != b}
+
+
+def test_node_splits_read_in_the_direction_of_the_contrasts():
+    d = {"A": 0.0, "B": -0.3, "C": -0.5, "D": 0.2}
+    res = fit_network(_simulated(np.random.default_rng(1), d), default_prior_set(), effects="fixed")
+    s = res.summary()
+    contrast = s[s["quantity"] == "contrast"].set_index("comparison")["median"]
+    direct = s[s["quantity"] == "direct"].set_index("comparison")["median"]
+    assert set(direct.index) >= {"B vs A", "C vs A", "C vs B", "D vs A"}       # later treatment vs earlier
+    for comp, m in direct.items():
+        assert np.sign(m) == np.sign(contrast[comp]) and abs(m - contrast[comp]) < 0.1
+
+
+def test_a_network_without_closed_loops_reports_no_inconsistency_check():
+    from sclcmeta.report.narrative import paragraph
+    from sclcmeta.report.tables import extra_tables
+
+    star = NetworkData([ContrastRow("1", "s1", "s1", -0.3, 0.1, [(1.0, "B", "A")]),
+                        ContrastRow("2", "s2", "s2", -0.5, 0.15, [(1.0, "C", "A")]),
+                        ContrastRow("3", "s3", "s3", -0.4, 0.12, [(1.0, "C", "A")])], "A")
+    assert not star.has_loops()
+    res = fit_network(star, default_prior_set(), effects="random")
+    assert res.ume_dic is None and (res.splits is None or res.splits.empty)
+    tabs = extra_tables(res)
+    assert "Inconsistency" in tabs and not any("DIC" in k or "Node-split" in k for k in tabs)
+    text = paragraph(res)
+    assert "cannot be assessed" in text and "DIC" not in text and "Node-splitting" not in text
+
+
+def test_a_cycle_within_one_study_is_not_a_closed_loop():
+    # a mixture row and its sub-comparison from the same cohort form a graph cycle, but no independent evidence
+    rows = [ContrastRow("m", "z", "z", -0.4, 0.17, [(105 / 118, "cont", "stop"), (13 / 118, "sw", "stop")]),
+            ContrastRow("s", "z", "z", 0.17, 0.36, [(1.0, "cont", "sw")])]
+    assert not NetworkData(rows, "stop").has_loops()
+    rows.append(ContrastRow("g", "gu", "gu", -0.39, 0.18, [(1.0, "sw", "stop")]))
+    assert not NetworkData(rows, "stop").has_loops()       # still only one study compares cont with anything
+    rows.append(ContrastRow("b", "zb", "zb", -0.58, 0.24, [(1.0, "cont", "stop")]))
+    assert NetworkData(rows, "stop").has_loops()           # Zhang B + Gu 2026 give indirect cont vs sw

@@ -19,13 +19,33 @@ from ..vocabulary import DEFAULT_DRAWS, DEFAULT_TUNE
 from .common import register
 
 
+def split_direction(net: NetworkData, a: str, b: str) -> tuple[str, str]:
+    """The direction in which the contrasts report the pair ``a, b``: the later treatment of
+    ``net.treatments`` vs the earlier one, so a pair with the reference reads ``t vs reference``
+    (as every contrast vs the reference in the summary and the report does).
+
+    >>> from sclcmeta.evidence.network import ContrastRow
+    >>> r = lambda i, t, c: ContrastRow(i, i, i, 0.0, 0.1, [(1.0, t, c)])
+    >>> split_direction(NetworkData([r("1", "stop", "continue"), r("2", "switch", "stop")], "stop"), "continue", "stop")
+    ('continue', 'stop')
+    """
+    ts = net.treatments
+    return (a, b) if ts.index(a) > ts.index(b) else (b, a)
+
+
 def node_split_table(net: NetworkData, priors: PriorSet, effects: str, classes: bool, seed: int,
                      name: str, outcome: str) -> pd.DataFrame:
-    """Node-split every comparison with both direct and indirect evidence (exact solver)."""
+    """Node-split every comparison with both direct and indirect evidence (exact solver).
+
+    Empty when the network has no closed loop (:meth:`NetworkData.has_loops`): a split there cannot detect
+    anything. Each pair is reported in the direction of the contrasts (:func:`split_direction`):
+    ``direct``, ``indirect`` and ``inconsistency`` = direct - indirect, all for "later vs earlier treatment".
+    """
     rows = []
+    if not net.has_loops():
+        return pd.DataFrame(rows)
     lab = net.labels
-    direct_pairs = sorted({p for r in net.rows for p in r.pairs})
-    for a, b in direct_pairs:
+    for a, b in net.direct_pairs():
         # indirect evidence exists if a and b stay connected once the direct rows are removed
         rest = [r for r in net.rows if (a, b) not in r.pairs]
         sub = NetworkData(rest, net.reference, classes=net.classes)
@@ -36,24 +56,25 @@ def node_split_table(net: NetworkData, priors: PriorSet, effects: str, classes: 
             sub.check_connected()
         except SpecError:
             continue
+        hi, lo = split_direction(net, a, b)
         try:
-            gm = build_network_model(net, effects=effects, classes=classes, split=(b, a))
+            gm = build_network_model(net, effects=effects, classes=classes, split=(hi, lo))
         except SpecError:
             continue
-        raw = fit_model(gm, priors, method="exact", seed=seed)
-        fr = FitResult(name, outcome, "", raw)
         params = gm.meta["params"]
         ref = net.reference
+        if any(t != ref and t not in params for t in (hi, lo)):
+            continue  # a class member or a combination: its indirect contrast is not one basic parameter
+        raw = fit_model(gm, priors, method="exact", seed=seed)
+        fr = FitResult(name, outcome, "", raw)
         cvec = np.zeros(gm.p)
-        if b != ref and b in params:
-            cvec[params.index(b)] += 1
-        if a != ref and a in params:
-            cvec[params.index(a)] -= 1
-        if (b != ref and b not in params) or (a != ref and a not in params):
-            continue  # class member: indirect contrast not a basic parameter
+        if hi != ref:
+            cvec[params.index(hi)] += 1
+        if lo != ref:
+            cvec[params.index(lo)] -= 1
         direct = np.zeros(gm.p)
         direct[-1] = 1
-        label = f"{lab.get(b, b)} vs {lab.get(a, a)}"
+        label = f"{lab.get(hi, hi)} vs {lab.get(lo, lo)}"
         for qname, vec in (("direct", direct), ("indirect", cvec), ("inconsistency", direct - cvec)):
             r = fr.row(Quantity(qname, label, fr.linear_marginal(vec)), intervals=True)
             rows.append(r)
@@ -88,7 +109,7 @@ def fit_network(net: NetworkData, priors: PriorSet, *, effects: str = "random", 
         raw = fit_model(gm, priors, method=method, seed=seed, draws=draws, tune=tune, chains=chains,
                         sampler=sampler, cache=cache, progress=progress)
     ume_dic = None
-    if ume:
+    if ume and net.has_loops():    # without a closed loop the UME model cannot differ from consistency
         try:
             gu = build_network_model(net, effects=effects, ume=True)
             ru = fit_model(gu, priors, method="exact" if len(gu.components) <= 3 else method, seed=seed)
@@ -102,30 +123,72 @@ def fit_network(net: NetworkData, priors: PriorSet, *, effects: str = "random", 
                          consistency_dic=residual_deviance_dic(gm, raw.idata), ume_dic=ume_dic, splits=splits)
 
 
-def run_network_spec(spec, evidence, *, method=None, cache=None, progress=False) -> NetworkResult:
-    """Run a ``[model] type = "network"`` spec."""
+def network_combinations(spec, nodes: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """``[model.components]`` of a network spec, checked: combination -> its additive components.
+
+    A combination must be a network treatment (a value of ``[evidence.nodes]``) and have two or more
+    components; a component is a network treatment or a new name (a drug no arm gives alone), whose class,
+    if any, is in ``[model.class_of]`` (which also overrides the node table's class of a treatment).
+    """
+    raw = spec.model.get("components") or {}
+    treatments = set(nodes.values())
+    out = {}
+    for t, cs in raw.items():
+        if t not in treatments:
+            raise SpecError(f"{spec.path}: [model.components] {t!r} is not a network treatment; use one of "
+                            f"{', '.join(sorted(treatments))}.")
+        if len(cs) < 2 or len(set(cs)) != len(cs) or t in cs:
+            raise SpecError(f"{spec.path}: [model.components] {t} = {cs}: list two or more different components, "
+                            "e.g. [\"benmelstobart_1l\", \"anlotinib_1l\"].")
+        out[t] = tuple(cs)
+    known = treatments | {c for cs in out.values() for c in cs}
+    for c in spec.model.get("class_of") or {}:
+        if c not in known:
+            raise SpecError(f"{spec.path}: [model.class_of] {c!r} is neither a treatment nor a component.")
+    return out
+
+
+def network_from_spec(spec, evidence) -> NetworkData:
+    """The network a ``[model] type = "network"`` spec describes: contrast rows, classes, labels, components."""
     ev = spec.evidence
     m = spec.model
     nodes = ev.get("nodes")
     if not nodes:
         raise SpecError(f"{spec.path}: [evidence.nodes] missing: map evidence node ids to network treatments, "
                         "e.g. nodes = {{ no_ici_2l = \"stop\", ici_same_2l = \"continue\" }}.")
+    combos = network_combinations(spec, nodes)
     classes = None
     if m.get("classes"):
         if evidence.nodes is None:
             raise SpecError(f"{spec.path}: class effects need the node table (nodes.csv with ici_class).")
         cls = evidence.nodes.set_index("node")["ici_class"]
-        classes = {nodes[n]: cls[n] for n in nodes if n in cls.index and cls[n] in ("PD-1", "PD-L1")}
-    labels = ev.get("labels") or {}
-    if evidence.nodes is not None and not labels:
+        classes = {nodes[n]: cls[n] for n in nodes if n in cls.index and cls[n] in ("PD-1", "PD-L1")
+                   and nodes[n] not in combos}          # a combination enters a class only through a component
+        classes.update(m.get("class_of") or {})
+    labels = {}
+    if evidence.nodes is not None:
         lab = evidence.nodes.set_index("node")["label"]
         labels = {v: (lab[k] if v == k and k in lab.index else v) for k, v in nodes.items()}
+    labels.update(ev.get("labels") or {})
     net = network_from_evidence(evidence, outcome=spec.outcome, nodes=nodes, reference=ev.get("reference"),
                                 mixtures=m.get("mixtures"), kind=ev.get("kind", "treatment_effect"),
                                 population=ev.get("population", "overall"), line=ev.get("line"),
                                 prefer=tuple(ev.get("prefer") or DEFAULT_PREFERENCE),
                                 exclude=ev.get("exclude", ()), classes=classes, labels=labels,
                                 where=f"{spec.path} [evidence]")
+    if combos:
+        net.combinations = {t: cs for t, cs in combos.items() if t in net.treatments}
+        for t, cs in net.combinations.items():
+            net.notes.append(f"{net.labels.get(t, t)} modelled as additive components "
+                             + " + ".join(net.labels.get(c, c) for c in cs)
+                             + " (Welton et al. 2009); additivity on the log-hazard scale is assumed, not tested")
+    return net
+
+
+def run_network_spec(spec, evidence, *, method=None, cache=None, progress=False) -> NetworkResult:
+    """Run a ``[model] type = "network"`` spec."""
+    m = spec.model
+    net = network_from_spec(spec, evidence)
     inf = spec.inference
     res = fit_network(net, spec.priors, effects=m.get("effects", "random"), classes=bool(m.get("classes")),
                       method=method or inf["method"], name=spec.name, seed=inf["seed"], draws=inf["draws"],
@@ -153,7 +216,7 @@ class NetworkAnalysis:
 
     @staticmethod
     def effects(spec, evidence, **overrides):
-        raise SpecError(f"{spec.path}: a network spec has no single set of pairwise estimates; sensitivity reruns "
-                        "of networks are run per prior set with `sclcmeta fit --prior ...`.")
+        raise SpecError(f"{spec.path}: a network spec has no single set of pairwise estimates; its sensitivity "
+                        "reruns are network fits (sclcmeta.analyses.network_sensitivity).")
 
     evidence_settings = effects

@@ -138,10 +138,9 @@ def run_sensitivity(spec: AnalysisSpec, *, prior_files: list[str | Path] | None 
     >>> sens = sm.run_sensitivity(spec, method="exact")                # doctest: +SKIP
     >>> sens.table[["setting", "hr_median", "prob_hr_below_1"]]        # doctest: +SKIP
     """
-    if spec.kind == "network":
-        raise SpecError(f"{spec.path}: sensitivity reruns for network specs are reported in the report's network "
-                        "section; run them per prior set with `sclcmeta fit --prior ...`.")
     t0 = time.perf_counter()
+    if spec.kind == "network":
+        return _network_sensitivity(spec, prior_files, evidence_choices, evidence, method, t0)
     cache = COMPILE_CACHE if cache is None else cache
     misses0 = cache.misses
     evidence = evidence if evidence is not None else read_evidence()
@@ -164,3 +163,16 @@ def run_sensitivity(spec: AnalysisSpec, *, prior_files: list[str | Path] | None 
         base_res = analysis.wrap(spec, fit_spec_model(base_model, spec, method=method, cache=cache), base_eff)
     return SensitivityResult(spec, pd.DataFrame(rows), power_scaling(base_res), new_shapes=cache.misses - misses0,
                              seconds=time.perf_counter() - t0, notes=tuple(notes))
+
+
+def _network_sensitivity(spec, prior_files, evidence_choices, evidence, method, t0) -> SensitivityResult:
+    """A network spec's reruns (:mod:`sclcmeta.analyses.network_sensitivity`), one row per setting and headline
+    contrast; power-scaling diagnostics are computed for pairwise models only."""
+    from .network_sensitivity import network_sensitivity_table
+
+    evidence = evidence if evidence is not None else read_evidence()
+    prior_sets = [load_prior_set(p) for p in prior_files] if prior_files else list_prior_sets()
+    notes: list[str] = []
+    table = network_sensitivity_table(spec, evidence, prior_sets, evidence_choices=evidence_choices, method=method,
+                                      notes=notes)
+    return SensitivityResult(spec, table, pd.DataFrame(), seconds=time.perf_counter() - t0, notes=tuple(notes))

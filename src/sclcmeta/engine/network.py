@@ -8,6 +8,9 @@
   one multi-arm study sharing a comparator (TSD2);
 * class effects (TSD3): drugs of a class with two or more members are exchangeable,
   ``d[k] = D[class] + eps_k``, ``eps_k ~ N(0, class_sd^2)``, marginalized into the covariance;
+* additive components (Welton et al. 2009, Am J Epidemiol 169:1158): a combination treatment's effect is
+  the sum of its components' effects, ``d[A+B] = d[A] + d[B]``; a component may itself be a class member
+  (``d[A] = D[class] + eps_A``), so a combination enters the class only through its ICI component;
 * inconsistency (TSD4): the unrelated-mean-effects model (one parameter per observed comparison) and
   node-splitting (the direct evidence on a pair gets its own parameter).
 """
@@ -53,8 +56,13 @@ def build_network_model(net, *, effects: str = "random", classes: bool = False,
     if effects not in ("random", "fixed"):
         raise SpecError(f"network `effects` must be 'random' or 'fixed'; got {effects!r}.")
     net.check_connected()
-    ts = net.treatments
+    ts = net.basic_treatments
     ref = net.reference
+    combos = {t: tuple(cs) for t, cs in net.combinations.items() if t in net.treatments}
+    for t, cs in combos.items():
+        if ref in cs or t in cs or any(c in combos for c in cs):
+            raise SpecError(f"network components of {t!r}: {', '.join(cs)}; a component must be a single treatment "
+                            f"other than the reference {ref!r} and other than the combination itself.")
     cls = {t: c for t, c in net.classes.items() if t in ts and t != ref} if classes else {}
     members = pd.Series(cls).value_counts() if cls else pd.Series(dtype=int)
     exch = {t: c for t, c in cls.items() if members.get(c, 0) >= 2}
@@ -83,7 +91,10 @@ def build_network_model(net, *, effects: str = "random", classes: bool = False,
     def add(i, t, sign, w):
         if t == ref:
             return
-        if t in exch:
+        if t in combos:                 # additive components: d[A+B] = d[A] + d[B]
+            for c in combos[t]:
+                add(i, c, sign, w)
+        elif t in exch:
             X[i, params.index(f"class:{exch[t]}")] += sign * w
             A[i, exch_list.index(t)] += sign * w
         else:
@@ -113,5 +124,5 @@ def build_network_model(net, *, effects: str = "random", classes: bool = False,
                                      f"{lab.get(r.comparator, r.comparator)}" for r in net.rows),
                        kind=kind, x_new=np.zeros(len(names)))
     gm.meta.update({"params": [] if ume else params, "exchangeable": exch_list, "A": A, "reference": ref,
-                    "notes": cov_notes})
+                    "notes": cov_notes, "combinations": {} if ume else combos})
     return gm

@@ -6,6 +6,9 @@ switched) has components weighted by its composition. A cohort's sub-comparison 
 with its main comparison (Zhang 2025b: continuing vs switching within the continued arm) is not
 independent evidence; the main row is written as a mixture (105/118 continue + 13/118 switch vs stop)
 and the sub-comparison as continue vs switch, with zero covariance under events proportional to arm size.
+A *combination* arm (an ICI plus another active drug, e.g. benmelstobart + anlotinib + chemotherapy) can be
+written as additive components (Welton et al. 2009, Am J Epidemiol 169:1158): its effect is the sum of its
+components' effects, so an arm of the same trial that gives one component alone informs that component.
 The network's geometry and connectivity come from networkx.
 """
 
@@ -35,6 +38,12 @@ class ContrastRow:
     design: str = ""
     shared_var: float | None = None
     analysis: str = ""
+    #: flag codes of the evidence row (e.g. ``direction_assumed``)
+    flags: tuple[str, ...] = ()
+    #: the mixture arm's composition ``{treatment: patients}`` as the spec gives it, and the patients of the
+    #: treatment arm in the analysis that produced the HR (e.g. the matched sample), when reported
+    mixture: dict | None = None
+    arm_n: float = float("nan")
 
     @property
     def comparator(self) -> str:
@@ -56,11 +65,32 @@ class NetworkData:
     labels: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    #: combination treatment -> its additive components (component treatments vs the reference)
+    combinations: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def treatments(self) -> list[str]:
+        """The treatments that some contrast row compares (the reference first)."""
         ts = sorted({x for r in self.rows for _, t, c in r.components for x in (t, c)})
         return [self.reference] + [t for t in ts if t != self.reference]
+
+    @property
+    def basic_treatments(self) -> list[str]:
+        """Treatments with their own effect parameter: the reference, every treatment that is not a combination,
+        then every component that no arm gives alone (its effect is informed only through combinations).
+
+        >>> rows = [ContrastRow("1", "s", "s", -0.5, 0.1, [(1.0, "AB", "P")]),
+        ...         ContrastRow("2", "s", "s", -0.2, 0.1, [(1.0, "B", "P")])]
+        >>> NetworkData(rows, "P", combinations={"AB": ("A", "B")}).basic_treatments
+        ['P', 'B', 'A']
+        """
+        ts = [t for t in self.treatments if t not in self.combinations]
+        extra = [c for t in self.treatments for c in self.combinations.get(t, ()) if c not in ts]
+        return ts + list(dict.fromkeys(extra))
+
+    def components_of(self, t: str) -> tuple[str, ...]:
+        """The additive components of treatment ``t`` (``(t,)`` unless ``t`` is a combination)."""
+        return tuple(self.combinations.get(t, (t,)))
 
     @property
     def studies(self) -> list[str]:
@@ -89,13 +119,35 @@ class NetworkData:
         return g
 
     def has_loops(self) -> bool:
-        """True when some comparison has both direct and indirect evidence (a cycle in the network graph).
+        """True when some comparison has direct evidence and independent indirect evidence (a closed loop).
 
-        A star network, or a tree, has no loops: then no inconsistency between direct and indirect
-        evidence can be assessed, whatever a DIC comparison prints.
+        A pair ``a, b`` is in a loop when ``a`` and ``b`` stay connected after every study that compares them
+        directly is removed. A star network, or a tree, has no loops: then no inconsistency between direct
+        and indirect evidence can be assessed, whatever a DIC comparison prints. A cycle that lies within one
+        study (a multi-arm trial, or a mixture arm plus its sub-comparison) is consistent by construction and
+        does not count; two studies of the same pair are heterogeneity, not a loop.
+
+        >>> r = lambda i, s, t, c: ContrastRow(i, s, s, 0.0, 0.1, [(1.0, t, c)])
+        >>> NetworkData([r("1", "s1", "B", "A"), r("2", "s2", "C", "A")], "A").has_loops()
+        False
+        >>> NetworkData([r("1", "s1", "B", "A"), r("2", "s2", "C", "A"), r("3", "s3", "C", "B")], "A").has_loops()
+        True
         """
-        simple = nx.Graph(self.graph())
-        return len(nx.cycle_basis(simple)) > 0
+        return any(self.indirect_evidence(a, b) for a, b in self.direct_pairs())
+
+    def direct_pairs(self) -> list[tuple[str, str]]:
+        """Every pair of treatments that some contrast row compares directly (sorted names)."""
+        return sorted({p for r in self.rows for p in r.pairs})
+
+    def indirect_evidence(self, a: str, b: str) -> bool:
+        """True when studies that do not compare ``a`` and ``b`` directly still connect them."""
+        pair = tuple(sorted((a, b)))
+        direct = {r.study for r in self.rows if pair in r.pairs}
+        g = nx.Graph()
+        for r in self.rows:
+            if r.study not in direct:
+                g.add_edges_from((t, c) for _, t, c in r.components)
+        return a in g and b in g and nx.has_path(g, a, b)
 
     def check_connected(self, where: str = "network") -> None:
         ts = self.treatments
@@ -149,6 +201,7 @@ def network_from_evidence(evidence, *, outcome: str, nodes: dict[str, str], refe
                 return [(v / tot, k) for k, v in mix.items()]
             return [(1.0, nodes[node])]
 
+        mix = mixtures.get(r["cohort"], {}).get(r["treatment"])
         tparts, c = comps(r["treatment"]), nodes[r["comparator"]]
         cparts = comps(r["comparator"])
         if len(cparts) > 1:
@@ -156,7 +209,9 @@ def network_from_evidence(evidence, *, outcome: str, nodes: dict[str, str], refe
         components = [(w, t, c) for w, t in tparts if t != c]
         rows.append(ContrastRow(id=r["id"], study=labels_of.get(r["cohort"], r["cohort"]),
                                 pool=pool, y=float(r["log_hr_"]), se=float(r["se_"]), components=components,
-                                design=r["design"], analysis=r["analysis"]))
+                                design=r["design"], analysis=r["analysis"], flags=_codes(r.get("flags", ())),
+                                mixture={k: mix[k] for k in mix} if mix else None,
+                                arm_n=float(pd.to_numeric(r.get("n_treatment", ""), errors="coerce"))))
     net = NetworkData(rows, reference=reference, outcome=outcome, classes=classes or {}, labels=labels or {}, log=log)
     for cohort, mix in mixtures.items():
         for node, comp in mix.items():
@@ -168,6 +223,13 @@ def network_from_evidence(evidence, *, outcome: str, nodes: dict[str, str], refe
         raise SpecError(f"{where}: reference {reference!r} has no evidence; choose one of "
                         f"{', '.join(net.treatments[:5])}.")
     return net
+
+
+def _codes(flags) -> tuple[str, ...]:
+    """Flag codes of an evidence row (a list, or a ``|``/``;``-separated text)."""
+    if isinstance(flags, str):
+        return tuple(f.strip() for f in flags.replace(";", "|").split("|") if f.strip())
+    return tuple(flags) if flags is not None else ()
 
 
 def network_from_csv(evidence, *, outcome: str | None, reference: str | None, where: str = "--data") -> NetworkData:

@@ -105,12 +105,13 @@ def plot_sensitivity(table, title: str = "", ax=None):
     colors = {"prior": "tab:blue", "evidence": "tab:orange"}
     names = {"prior": "prior set", "evidence": "evidence choice"}
     rows, failed = [], False
+    several = "comparison" in table and table["comparison"].nunique() > 1     # a network: label setting: contrast
     for _, r in table.iterrows():
         kind = r.get("kind", "prior")
         bad = str(r.get("gate", "")).startswith("FAILED")
         failed |= bad
         rows.append(ForestRow.from_summary(
-            str(r["setting"]), r, "estimate", color=colors.get(kind, "black"), legend=names.get(kind, str(kind)),
+            f"{r['setting']}: {r['comparison']}" if several else str(r["setting"]), r, "estimate", color=colors.get(kind, "black"), legend=names.get(kind, str(kind)),
             text=f"{fmt_hr(r['hr_median'], r['hr_q2.5'], r['hr_q97.5'])}  P<1 {r['prob_hr_below_1']:.2f}"
                  + ("  [gate FAILED]" if bad else "")))
     return forest(rows, title=title, xlabel="pooled hazard ratio", failed=failed, ax=ax)

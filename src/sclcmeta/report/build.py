@@ -44,7 +44,9 @@ from .atomic import OutputFolder
 _TEMPLATES = Path(__file__).with_name("templates")
 _TITLE = "sclcmeta report: immunotherapy after first-line progression in ES-SCLC"
 _SENSITIVITY_INTRO = ("Each analysis is rerun under every prior set in models/priors/ and under evidence choices "
-                      "(analysis preference, leave one cohort out, observational evidence down-weighted); priors "
+                      "(analysis preference, leave one cohort out, observational evidence down-weighted; for the "
+                      "networks also fixed effects, an assumed-direction comparison reversed, mixture-arm weights and "
+                      "where a combination arm sits in the class model); priors "
                       "and estimates are data, so no rerun recompiles the model. Power-scaling diagnostics (ArviZ "
                       "psens) above 0.05 mark a posterior sensitive to the prior or the likelihood.")
 
@@ -105,8 +107,9 @@ def _analysis(s) -> dict:
 def _sensitivity(s) -> dict:
     sr = s.sensitivity
     return {"name": s.spec.name, "settings": len(sr.table), "new_shapes": sr.new_shapes, "seconds": sr.seconds,
-            "table": sr.table[["setting", "kind", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1",
-                               "prob_hr_below_0.8", "tau_median", "gate"]],
+            "table": sr.table[[c for c in ["setting", "comparison", "kind", "hr_median", "hr_q2.5", "hr_q97.5",
+                                           "prob_hr_below_1", "prob_hr_below_0.8", "tau_median", "top_ranked", "gate"]
+                               if c in sr.table]],     # comparison, top_ranked: networks only
             "psens": sr.psens if len(sr.psens) else None, "figure": s.figures["sensitivity"]}
 
 

@@ -72,18 +72,24 @@ def _(self: NetworkResult) -> str:
                      f"{r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f}); P(PD-1 class better) {r['prob_hr_below_1']:.2f}. "
                      "Drugs differ in backbone, population and trial era; the class contrast is indirect (no trial "
                      "compares PD-1 with PD-L1 antibodies) and rests on the exchangeability assumption.")
-    if self.splits is not None and len(self.splits):
-        inc = self.splits[self.splits["quantity"] == "inconsistency"]
-        worst = inc.loc[(inc["prob_hr_below_1"] - 0.5).abs().idxmax()] if len(inc) else None
-        if worst is not None:
-            parts.append(f"Node-splitting: largest direct-indirect discrepancy for {worst['comparison']} (ratio "
-                         f"{worst['hr_median']:.2f}, 95% CrI {worst['hr_q2.5']:.2f}-{worst['hr_q97.5']:.2f}).")
     if not self.inconsistency_assessable:
-        parts.append("The network has no closed loops, so inconsistency between direct and indirect evidence cannot "
-                     "be assessed.")
-    elif self.ume_dic is not None:
-        parts.append(f"DIC consistency {self.consistency_dic['DIC']:.1f} vs unrelated mean effects "
-                     f"{self.ume_dic['DIC']:.1f} (a difference under ~3 points gives no evidence of inconsistency).")
+        parts.append("The network has no closed loop (no comparison has evidence both directly and through other "
+                     "studies), so inconsistency between direct and indirect evidence cannot be assessed; no node-split "
+                     "or consistency-vs-UME comparison is shown, because neither could detect any.")
+    else:
+        if self.splits is not None and len(self.splits):
+            inc = self.splits[self.splits["quantity"] == "inconsistency"]
+            worst = inc.loc[(inc["prob_hr_below_1"] - 0.5).abs().idxmax()] if len(inc) else None
+            if worst is not None:
+                parts.append(f"Node-splitting: largest direct-indirect discrepancy for {worst['comparison']} (ratio "
+                             f"of direct to indirect HR {worst['hr_median']:.2f}, 95% CrI {worst['hr_q2.5']:.2f}-"
+                             f"{worst['hr_q97.5']:.2f}).")
+        if self.ume_dic is not None:
+            parts.append(f"DIC consistency {self.consistency_dic['DIC']:.1f} vs unrelated mean effects "
+                         f"{self.ume_dic['DIC']:.1f} (UME more than ~3 points lower would point to inconsistency).")
+        if self.net.edges()["n_studies"].max() <= 2:
+            parts.append("With one or two studies per comparison these checks have little power: finding no "
+                         "inconsistency is not evidence of consistency.")
     if self.assumptions:
         parts.append("Assumptions: " + "; ".join(self.assumptions) + ".")
     return " ".join(parts)

@@ -48,9 +48,10 @@ def run_all(specs, evidence, *, progress: bool = True, sensitivity: bool = True,
             res = run_spec(spec, evidence, cache=cache)
         figs = figures_for(res)
         sens = None
-        if sensitivity and spec.kind != "network":
+        if sensitivity:
             sens = run_sensitivity(spec, evidence=evidence, cache=cache)
-            figs["sensitivity"] = png(plot_sensitivity(sens.table, title=f"{spec.name}: sensitivity of the pooled HR"))
+            what = "the headline contrasts" if spec.kind == "network" else "the pooled HR"
+            figs["sensitivity"] = png(plot_sensitivity(sens.table, title=f"{spec.name}: sensitivity of {what}"))
         sections.append(Section(spec, res, figures=figs, paragraph=paragraph(res), cross_check=exact_cross_check(res),
                                 sensitivity=sens, extra_tables=extra_tables(res)))
     return sections

@@ -42,7 +42,8 @@ def _(self: NetworkResult) -> dict[str, pd.DataFrame]:
     out = {"Rank probabilities and SUCRA (rank 1 = lowest HR)": self.rank_probabilities(),
            "League table (row vs column, HR median and 95% CrI)": self.league_table()}
     if self.splits is not None and len(self.splits):
-        out["Node-splitting: direct vs indirect evidence"] = self.splits[
+        out["Node-splitting: direct vs indirect evidence (in the direction of the contrasts; inconsistency = "
+            "ratio of direct to indirect HR)"] = self.splits[
             ["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1"]]
     if not self.inconsistency_assessable:
         out["Inconsistency"] = pd.DataFrame({"assessment": [

@@ -23,7 +23,10 @@ def drug_draws(res_model: GaussianModel, net: NetworkData, idata, rng) -> dict[s
     params = res_model.meta["params"]
     exch = res_model.meta["exchangeable"]
     out = {net.reference: np.zeros(n)}
-    for t in net.treatments[1:]:
+    combos = res_model.meta.get("combinations", {})
+    basic = [t for t in net.treatments if t not in combos]
+    basic += [c for t in net.treatments for c in combos.get(t, ()) if c not in basic]
+    for t in dict.fromkeys(basic[1:]):
         if t in exch:
             continue
         out[t] = b[:, params.index(t)]
@@ -35,18 +38,33 @@ def drug_draws(res_model: GaussianModel, net: NetworkData, idata, rng) -> dict[s
         K_tau = next((c.K for c in res_model.components if c.name == "tau"), np.zeros((res_model.k,) * 2))
         resid = res_model.y[None, :] - b @ res_model.X.T
         m = len(exch)
-        for i in range(n):
-            V = res_model.S + tau2[i] * K_tau
-            Vi_A = np.linalg.solve(V, A)
-            prec = np.eye(m) / max(s2[i], 1e-300) + A.T @ Vi_A
-            cov = np.linalg.inv(prec)
-            mean = cov @ (Vi_A.T @ resid[i])
-            L = np.linalg.cholesky(0.5 * (cov + cov.T) + 1e-14 * np.eye(m))
-            eps = mean + L @ rng.standard_normal(m)
-            for j, t in enumerate(exch):
-                cls = net.classes[t]
-                out.setdefault(t, np.zeros(n))[i] = b[i, params.index(f"class:{cls}")] + eps[j]
+        # eps | b, sigmas is normal (conjugate); all draws at once (the same random numbers as one by one)
+        V = res_model.S[None] + tau2[:, None, None] * K_tau[None]
+        Vi_A = np.linalg.solve(V, np.broadcast_to(A, (n,) + A.shape))
+        prec = np.eye(m)[None] / np.maximum(s2, 1e-300)[:, None, None] + np.einsum("km,nkl->nml", A, Vi_A)
+        cov = np.linalg.inv(prec)
+        mean = np.einsum("nml,nl->nm", cov, np.einsum("nkm,nk->nm", Vi_A, resid))
+        L = np.linalg.cholesky(0.5 * (cov + np.swapaxes(cov, 1, 2)) + 1e-14 * np.eye(m)[None])
+        eps = mean + np.einsum("nml,nl->nm", L, rng.standard_normal((n, m)))
+        for j, t in enumerate(exch):
+            out[t] = b[:, params.index(f"class:{net.classes[t]}")] + eps[:, j]
+    for t, cs in combos.items():        # additive components
+        out[t] = sum(out[c] for c in cs)
     return out
+
+
+def treatment_vector(res_model: GaussianModel, ref: str, t: str) -> np.ndarray:
+    """Coefficient vector ``c`` with ``d[t vs ref] = c' b`` (a combination sums its components' vectors).
+
+    Only for treatments with their own parameter or combinations of them (not class members, whose effect
+    has a within-class deviation besides the class mean).
+    """
+    c = np.zeros(res_model.p)
+    params = res_model.meta["params"]
+    for comp in res_model.meta.get("combinations", {}).get(t, (t,)):
+        if comp != ref:
+            c[params.index(comp)] += 1
+    return c
 
 
 def residual_deviance_dic(gm: GaussianModel, idata) -> dict:
@@ -76,13 +94,19 @@ class NetworkResult(FitResult):
 
     @property
     def assumptions(self) -> list[str]:
-        """Every assumption the network rests on (mixture arms, imputed multi-arm covariances)."""
+        """Every assumption the network rests on (mixture arms, additive components, imputed multi-arm covariances)."""
         return list(dict.fromkeys(list(self.net.notes) + list(self.model.meta.get("notes", []))))
 
     @property
     def inconsistency_assessable(self) -> bool:
         """False for a network without loops (a star or a tree): no direct-vs-indirect check is possible."""
         return self.net.has_loops()
+
+    @property
+    def components_only(self) -> list[str]:
+        """Components of a combination that no arm gives alone (e.g. benmelstobart without anlotinib)."""
+        combos = self.model.meta.get("combinations", {})
+        return list(dict.fromkeys(c for cs in combos.values() for c in cs if c not in self.net.treatments))
 
     @cached_property
     def drug_draws(self) -> dict[str, np.ndarray]:
@@ -103,18 +127,18 @@ class NetworkResult(FitResult):
         dd = self.drug_draws
         ts = self.net.treatments
         exact_ok = self.raw.exact is not None and not self.model.meta["exchangeable"]
-        params = self.model.meta["params"]
+        ref = self.net.reference
         for a, b in itertools.permutations(ts, 2):
             if exact_ok:
-                c = np.zeros(self.model.p)
-                if a != self.net.reference:
-                    c[params.index(a)] += 1
-                if b != self.net.reference:
-                    c[params.index(b)] -= 1
+                c = treatment_vector(self.model, ref, a) - treatment_vector(self.model, ref, b)
                 mg = self.linear_marginal(c)
             else:
                 mg = DrawsMarginal(self._chains(dd[a] - dd[b]))
             out.append(Quantity("contrast", f"{self.label(a)} vs {self.label(b)}", mg))
+        for comp in self.components_only:   # a component no arm gives alone: its own effect, vs the reference
+            mg = (self.linear_marginal(treatment_vector(self.model, ref, comp)) if exact_ok
+                  else DrawsMarginal(self._chains(dd[comp])))
+            out.append(Quantity("component", f"{self.label(comp)} vs {self.label(ref)}", mg))
         for name in self.model.coef_names:
             if name.startswith("D["):
                 out.append(Quantity("class_mean", name[2:-1], self.coef_marginal(name)))

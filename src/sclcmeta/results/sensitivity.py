@@ -22,6 +22,8 @@ class SensitivityResult:
     def __repr__(self) -> str:
         cols = ["setting", "kind", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8",
                 "tau_median", "gate"]
+        if "comparison" in self.table:              # a network: several headline contrasts per setting
+            cols = ["setting", "comparison"] + cols[1:] + (["top_ranked"] if "top_ranked" in self.table else [])
         t = self.table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}")
         ps = self.psens.to_string(index=False, float_format=lambda x: f"{x:.3f}") if len(self.psens) else "n/a"
         return (f"<Sensitivity of {self.spec.name}: {len(self.table)} settings, {self.new_shapes} new model shape(s), "
