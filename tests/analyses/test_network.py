@@ -149,10 +149,15 @@ def test_bundled_networks_run_with_ranks_splits_and_class_difference(evidence):
     import sclcmeta as sm
     from sclcmeta.paths import models_dir
 
-    r2 = sm.run_spec(sm.load_spec(models_dir() / "q2_network_2l_os.toml"), evidence)
+    spec2 = sm.load_spec(models_dir() / "q2_network_2l_os.toml")
+    r2 = sm.run_spec(spec2, evidence)
     assert set(r2.rank_probabilities()["treatment"]) == {"stop ICI", "continue same ICI", "switch ICI (PD-L1 to PD-1)"}
-    assert {"direct", "indirect", "inconsistency"} <= set(r2.summary()["quantity"])
     assert any("mixture" in n for n in r2.net.notes)
+    # without the second-hand Zhang B 2025 no loop is formed by different cohorts: no node-split is offered;
+    # with it (the sensitivity setting) the three-cohort loop is back and node-splitting runs
+    assert not {"direct", "indirect", "inconsistency"} & set(r2.summary()["quantity"])
+    r2b = sm.run_spec(spec2.with_evidence(second_hand=True), evidence, method="exact")
+    assert {"direct", "indirect", "inconsistency"} <= set(r2b.summary()["quantity"])
     r4 = sm.run_spec(sm.load_spec(models_dir() / "q4_network_1l_os.toml"), evidence)
     assert "class_difference" in set(r4.summary()["quantity"])
     assert any("imputed" in n for n in r4.assumptions)

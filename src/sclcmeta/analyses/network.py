@@ -175,7 +175,7 @@ def network_from_spec(spec, evidence) -> NetworkData:
                                 population=ev.get("population", "overall"), line=ev.get("line"),
                                 prefer=tuple(ev.get("prefer") or DEFAULT_PREFERENCE),
                                 exclude=ev.get("exclude", ()), classes=classes, labels=labels,
-                                where=f"{spec.path} [evidence]")
+                                second_hand=bool(ev.get("second_hand", False)), where=f"{spec.path} [evidence]")
     if combos:
         net.combinations = {t: cs for t, cs in combos.items() if t in net.treatments}
         for t, cs in net.combinations.items():

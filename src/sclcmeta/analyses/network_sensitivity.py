@@ -166,6 +166,15 @@ def network_settings(spec, evidence, prior_sets, evidence_choices: bool = True,
             notes.append(f"leave out {study}: some treatment would lose all its evidence; not run")
             continue
         ev(f"leave out {study}", f"every contrast of {study} removed", sub)
+    if not spec.evidence.get("second_hand"):
+        try:
+            alt = network_from_spec(spec.with_evidence(second_hand=True), evidence)
+        except SpecError:
+            alt = None
+        if alt is not None and tuple(r.id for r in alt.rows) not in seen:
+            added = sorted({r.id for r in alt.rows} - {r.id for r in net.rows})
+            ev("with second-hand estimates", "estimates known only through another paper's citation or a summary "
+               f"page added ({', '.join(added)})", alt)
     if effects == "random":
         ev("fixed effects", "no between-study heterogeneity (tau = 0)", net, eff="fixed")
     for r in net.rows:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import EvidenceError, SpecError
 from .labels import study_labels
-from .selection import DEFAULT_PREFERENCE, preference_rank
+from .selection import DEFAULT_PREFERENCE, preference_rank, primary_candidates
 
 
 @dataclass
@@ -162,11 +162,13 @@ def network_from_evidence(evidence, *, outcome: str, nodes: dict[str, str], refe
                           mixtures: dict | None = None, kind: str = "treatment_effect", population="overall",
                           line: str | None = None, prefer=DEFAULT_PREFERENCE,
                           exclude=(), classes: dict[str, str] | None = None, labels: dict | None = None,
-                          where: str = "network") -> NetworkData:
+                          second_hand: bool = False, where: str = "network") -> NetworkData:
     """Contrast rows from the evidence table: one estimate per patient pool and comparison.
 
     ``nodes`` maps evidence node ids to network treatments (strategies); ``mixtures`` maps
-    ``{cohort: {node: {treatment: n, ...}}}`` for arms that mix treatments.
+    ``{cohort: {node: {treatment: n, ...}}}`` for arms that mix treatments. As in
+    :func:`~sclcmeta.evidence.select_estimates`, second-hand estimates enter only with ``second_hand``
+    and models adjusted for a post-baseline variable never do.
     """
     d = evidence.data
     m = (d["outcome"] == outcome) & (d["kind"] == kind) & d["population"].isin(
@@ -178,11 +180,16 @@ def network_from_evidence(evidence, *, outcome: str, nodes: dict[str, str], refe
     cand = d[m].copy()
     if cand.empty:
         raise SpecError(f"{where}: no evidence rows match outcome {outcome!r} and the node mapping.")
+    skipped: list[str] = []
+    cand = primary_candidates(cand, second_hand=second_hand, log=skipped)
+    if cand.empty:
+        raise SpecError(f"{where}: the only rows matching outcome {outcome!r} are second-hand or adjusted for a "
+                        "post-baseline variable; set [evidence] second_hand = true to use second-hand ones.")
     cand["_rank"] = preference_rank(cand, prefer)
     cand["_pair"] = [tuple(sorted((nodes[t], nodes[c]))) for t, c in zip(cand["treatment"], cand["comparator"])]
     mixtures = mixtures or {}
     labels_of = study_labels(evidence)
-    rows, log = [], []
+    rows, log = [], skipped
     for (pool, pair), g in cand.groupby(["patient_pool", "_pair"], sort=False):
         g = g.sort_values("_rank", kind="stable")
         top = g[g["_rank"] == g["_rank"].iloc[0]]

@@ -27,9 +27,11 @@ CONDITIONAL_ANALYSES = ("multivariable",)
 #: a model adjusted for a variable measured after the start of treatment estimates no causal effect
 #: of that treatment (it conditions on a consequence of it).
 NEVER_PRIMARY_FLAGS = ("post_baseline_adjustment",)
-#: Curator flags of second-hand estimates (known only through another paper's citation or a summary
-#: page): carried as a sensitivity setting, never silently as primary evidence.
-SECOND_HAND_FLAGS = ("secondary_source",)
+#: Curator flags of second-hand estimates (known only through another paper's citation, with what that
+#: paper chose to quote, or read on a secondary summary page): a sensitivity setting, never silently
+#: primary evidence. Rows transcribed from a review's data table of a trial (``cited_reference`` filled,
+#: HR and CI as published) are not second-hand in this sense.
+SECOND_HAND_FLAGS = ("second_hand", "secondary_source")
 
 
 def estimand_of(analysis: str) -> str:
@@ -52,11 +54,9 @@ def _has_flag(flags: pd.Series, codes: Sequence[str]) -> pd.Series:
 
 
 def is_second_hand(rows: pd.DataFrame) -> pd.Series:
-    """True for estimates known only through another paper's citation (``cited_reference`` filled) or
-    from a secondary summary page (curator flag ``secondary_source``)."""
-    cited = rows["cited_reference"].fillna("").astype(str).str.strip() != "" if "cited_reference" in rows \
-        else pd.Series(False, index=rows.index)
-    return cited | _has_flag(rows.get("flags", pd.Series("", index=rows.index)), SECOND_HAND_FLAGS)
+    """True for estimates the curator flagged ``second_hand`` (known only through another paper's citation)
+    or ``secondary_source`` (read on a secondary summary page)."""
+    return _has_flag(rows.get("flags", pd.Series("", index=rows.index)), SECOND_HAND_FLAGS)
 
 
 def primary_candidates(cand: pd.DataFrame, *, second_hand: bool, log: list[str]) -> pd.DataFrame:
