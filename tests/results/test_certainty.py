@@ -184,3 +184,13 @@ def test_certainty_table_has_one_row_per_headline_answer_and_a_reason_for_every_
     for d in ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias"):
         assert q1[d] and q1[d + "_reason"]
     assert tab.iloc[1]["rating"] == "not rated" and "ICEMAN" in tab.iloc[1]["summary"]
+
+
+def test_module_examples_run():
+    import doctest
+
+    from sclcmeta.evidence import baselines, judgements
+    from sclcmeta.results import absolute, certainty as cert
+
+    for mod in (cert, absolute, baselines, judgements):
+        assert doctest.testmod(mod).failed == 0, mod.__name__
