@@ -89,3 +89,26 @@ def test_spec_baseline_overrides_the_default(evidence, tmp_path):
     assert sorted(tab["time_months"].dropna()) == [3.0, 9.0]
     p.write_text(open(src).read() + '\n[absolute]\nbaseline = "caspian_chemo_os"\n')
     assert absolute_table([sm.run_spec(sm.load_spec(p), evidence, method="exact")])["baseline"].iloc[0] == "caspian_chemo_os"
+
+
+def test_harmful_effect_reads_as_fewer_alive_and_a_median_loss():
+    import sclcmeta as sm
+
+    res = sm.fit(sm.EffectData.from_arrays([0.4, 0.5, 0.3], [0.1, 0.1, 0.1]), method="exact")
+    tab = absolute_effects(res, BaselineCurve.exponential(8.0, name="t"), times=(12.0,))
+    assert tab["text"].iloc[0].split()[1] == "fewer" and "-" in tab["text"].iloc[0]
+    assert " loss of " in tab["text"].iloc[1] and tab["median"].iloc[1] < 0
+
+
+def test_answers_without_an_absolute_effect_say_why(evidence):
+    import sclcmeta as sm
+
+    moder = sm.run_spec(sm.load_spec("q3_liver_interaction_os"), evidence, method="exact")
+    net = sm.run_spec(sm.load_spec("q4_network_1l_os"), evidence)
+    tab = absolute_table([moder, net])
+    na = tab[tab["quantity"] == "not_applicable"]
+    assert list(na["analysis"]) == ["q3_liver_interaction_os", "q4_network_1l_os"]
+    assert "PD-1 vs PD-L1 (class means)" in set(na["comparison"]) and na["note"].str.len().min() > 20
+    # every other Q4 contrast vs platinum-etoposide has its three absolute rows
+    q4 = tab[(tab["analysis"] == "q4_network_1l_os") & (tab["quantity"] != "not_applicable")]
+    assert (q4.groupby("comparison").size() == 3).all() and q4["comparison"].nunique() == len(net.net.treatments) - 1

@@ -39,7 +39,7 @@ DEFAULT_TIMES = (6.0, 12.0)
 ASSUMPTION = "proportional hazards: S_trt(t) = S_base(t)^HR"
 COLUMNS = ["analysis", "outcome", "comparison", "quantity", "time_months", "baseline_value", "treated_median",
            "median", "q2.5", "q97.5", "per_100", "text", "baseline", "baseline_curve", "baseline_source",
-           "assumption", "note"]
+           "assumption", "gate", "note"]
 
 
 def absolute_from_draws(log_hr: np.ndarray, baseline: BaselineCurve, times: Sequence[float] = DEFAULT_TIMES) -> dict:
@@ -56,17 +56,23 @@ def _q(x: np.ndarray) -> tuple[float, float, float]:
     return float(m), float(lo), float(hi)
 
 
+def _signed(x: float, decimals: int = 0) -> str:
+    """``+3``, ``-1.2``, ``0``: a signed number without a negative zero."""
+    v = round(float(x), decimals) + 0.0
+    return "0" if v == 0 else f"{v:+.{decimals}f}"
+
+
 def _per_100_text(m: float, lo: float, hi: float, t: float, outcome: str) -> str:
     state = "alive" if outcome == "OS" else f"alive and free of progression ({outcome})"
     n = round(100 * m)
     word = "more" if n >= 0 else "fewer"
     return (f"{abs(n)} {word} per 100 patients {state} at {t:g} months "
-            f"(95% CrI {100 * lo:+.0f} to {100 * hi:+.0f})")
+            f"(95% CrI {_signed(100 * lo)} to {_signed(100 * hi)})")
 
 
 def _gain_text(m: float, lo: float, hi: float, outcome: str) -> str:
     what = "median survival" if outcome == "OS" else f"median {outcome}"
-    return f"{what} {'gain' if m >= 0 else 'loss'} of {abs(m):.1f} months (95% CrI {lo:+.1f} to {hi:+.1f})"
+    return f"{what} {'gain' if m >= 0 else 'loss'} of {abs(m):.1f} months (95% CrI {_signed(lo, 1)} to {_signed(hi, 1)})"
 
 
 def log_hr_draws(result) -> dict[str, np.ndarray]:
@@ -96,7 +102,8 @@ def absolute_effects(result, baseline: BaselineCurve, times: Sequence[float] = D
         d = absolute_from_draws(draws, baseline, times)
         info = {"analysis": result.name, "outcome": result.outcome, "comparison": comp, "baseline": baseline.name,
                 "baseline_curve": baseline.describe().split(";")[0],
-                "baseline_source": f"{baseline.source}, {baseline.location}".strip(", "), "assumption": ASSUMPTION}
+                "baseline_source": f"{baseline.source}, {baseline.location}".strip(", "), "assumption": ASSUMPTION,
+                "gate": result.gate}
         expo = baseline.curve == "exponential"
         expo_note = "exponential baseline through the reported median (constant hazard assumed)"
         for t, x in d["survival_difference"].items():
@@ -145,14 +152,24 @@ def baseline_for(result, baselines: Baselines | None = None) -> tuple[BaselineCu
 def absolute_table(results: Iterable, baselines: Baselines | None = None) -> pd.DataFrame:
     """One table of absolute effects for every survival answer among ``results`` (pooled or network contrasts).
 
-    Results without a pooled effect (moderator analyses) are left out; an answer whose question has no
-    declared baseline gets one row saying so (``quantity`` = ``no_baseline``).
+    Answers that have no absolute effect get one row saying why (``quantity`` = ``not_applicable``):
+    moderator analyses (Q3: ratios of HRs, prognostic HRs) and a network's PD-1 vs PD-L1 class-mean
+    difference. An answer whose question has no declared baseline gets one row saying so
+    (``quantity`` = ``no_baseline``).
     """
     baselines = baselines if baselines is not None else read_baselines()
     frames = []
+
+    def _why_not(res, comparison, why):
+        frames.append(pd.DataFrame([{"analysis": res.name, "outcome": res.outcome, "comparison": comparison,
+                                     "quantity": "not_applicable", "gate": res.gate, "note": why}], columns=COLUMNS))
+
     for res in results:
         net = getattr(res, "net", None)
-        if net is None and "mu" not in getattr(res.model, "coef_names", ()):
+        kind = getattr(getattr(res, "spec", None), "kind", "pairwise")
+        if net is None and (kind == "moderator" or "mu" not in getattr(res.model, "coef_names", ())):
+            _why_not(res, res.comparison, "a moderator answer (ratio of hazard ratios or a prognostic HR) has no "
+                                          "absolute effect without a baseline for each subgroup")
             continue
         curve, times = baseline_for(res, baselines)
         if curve is None:
@@ -160,10 +177,14 @@ def absolute_table(results: Iterable, baselines: Baselines | None = None) -> pd.
                                          "quantity": "no_baseline", "assumption": ASSUMPTION,
                                          "note": f"no {res.outcome} baseline declared for "
                                                  f"{getattr(res.spec, 'question', '') or 'this question'} in "
-                                                 "data/baselines.csv (use_for) or the spec's [absolute] table"}],
+                                                 "data/baselines.csv (use_for) or the spec's [absolute] table",
+                                         "gate": res.gate}],
                                        columns=COLUMNS))
             continue
         frames.append(absolute_effects(res, curve, times or DEFAULT_TIMES))
+        if net is not None and any(q.quantity == "class_difference" for q in res.quantities):
+            _why_not(res, "PD-1 vs PD-L1 (class means)", "a difference between two classes' HRs vs the reference "
+                                                         "has no comparator arm, so no absolute effect")
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
     return pd.concat(frames, ignore_index=True)

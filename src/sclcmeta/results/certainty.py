@@ -29,13 +29,15 @@ Inconsistency / heterogeneity (declared rule)
     those of the 95% credible interval (CINeMA's heterogeneity rule, Nikolakopoulou et al. 2020,
     PLoS Med 17:e1003082). Rated down one level if the posterior median tau >= 0.2 and extra >= 1,
     or if tau >= 0.5; two levels if tau >= 0.5 and extra >= 1 (tau on the log-HR scale; 0.5 is
-    "fairly high" heterogeneity in Spiegelhalter, Abrams & Myles 2004).
+    "fairly high" heterogeneity in Spiegelhalter, Abrams & Myles 2004; GRADE guidelines 7, Guyatt
+    et al. 2011, J Clin Epidemiol 64:1294-1302, judges inconsistency by its effect on the decision,
+    which the zones express).
 
 Imprecision (declared rule)
     The 95% credible interval against the decision thresholds (default HR 0.8 and 1.25, a 20-25%
     relative change; GRADE guidelines 6, Guyatt et al. 2011, J Clin Epidemiol 64:1283-1293; Zeng
     et al. 2022, GRADE guidance 34, J Clin Epidemiol 150:216-224): one threshold inside the interval
-    rates down one level, both rate down two.
+    rates down one level, both rate down two. The optimal-information-size criterion is not applied.
 
 Indirectness
     A person's judgement per analysis (or network contrast) in ``data/certainty_judgements.csv``.
@@ -93,7 +95,7 @@ PUBLICATION_BIAS_MIN_K = 10
 EGGER_P = 0.10
 INCOHERENCE_P = (0.10, 0.01)
 MAJORITY = 0.5
-COLUMNS = ["analysis", "outcome", "comparison", "framework", "rating", "levels_down", "start",
+COLUMNS = ["analysis", "outcome", "comparison", "framework", "rating", "levels_down", "start", "gate",
            "risk_of_bias", "risk_of_bias_reason", "inconsistency", "inconsistency_reason",
            "indirectness", "indirectness_reason", "imprecision", "imprecision_reason",
            "publication_bias", "publication_bias_reason", "incoherence", "incoherence_reason", "summary"]
@@ -221,7 +223,9 @@ def inconsistency_rule(k: int, tau_median: float, cri: tuple[float, float], pi: 
         down = 1 if extra >= 1 else 0
     else:
         down = 0
-    reasons = [f"Posterior median tau {tau_median:.2f} (log HR; rule thresholds {TAU_MODERATE:g} and {TAU_HIGH:g})."]
+    reasons = [f"Posterior median tau {tau_median:.2f} (log HR; rule thresholds {TAU_MODERATE:g} and {TAU_HIGH:g})."
+               if pi is not None else "Fixed-effect model: tau is 0 by assumption, so the rule cannot rate down; "
+               "see the frequentist I^2 for the observed spread."]
     if pi is not None:
         reasons.append(f"95% predictive interval {pi[0]:.2f}-{pi[1]:.2f} vs 95% CrI {cri[0]:.2f}-{cri[1]:.2f}: "
                        f"the predictive interval reaches {extra} more zone(s) of the HR axis split at "
@@ -496,11 +500,11 @@ def certainty_table(results: Iterable, rob: RiskOfBias | None = None, judgements
         cs = certainty(res, rob, judgements, thresholds)
         if not cs:
             rows.append({"analysis": res.name, "outcome": res.outcome, "comparison": res.comparison,
-                         "framework": "none", "rating": "not rated",
+                         "framework": "none", "rating": "not rated", "gate": res.gate,
                          "summary": "Effect modification (Q3): not rated with GRADE; its credibility is judged with "
                                     "ICEMAN (Schandelmaier et al. 2020, CMAJ 192:E901)."})
             continue
-        rows += [c.row() for c in cs]
+        rows += [{**c.row(), "gate": res.gate} for c in cs]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
