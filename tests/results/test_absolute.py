@@ -100,11 +100,11 @@ def test_harmful_effect_reads_as_fewer_alive_and_a_median_loss():
     assert " loss of " in tab["text"].iloc[1] and tab["median"].iloc[1] < 0
 
 
-def test_answers_without_an_absolute_effect_say_why(evidence):
+def test_answers_without_an_absolute_effect_say_why(evidence, q4_os_network):
     import sclcmeta as sm
 
     moder = sm.run_spec(sm.load_spec("q3_liver_interaction_os"), evidence, method="exact")
-    net = sm.run_spec(sm.load_spec("q4_network_1l_os"), evidence)
+    net = q4_os_network
     tab = absolute_table([moder, net])
     na = tab[tab["quantity"] == "not_applicable"]
     assert list(na["analysis"]) == ["q3_liver_interaction_os", "q4_network_1l_os"]

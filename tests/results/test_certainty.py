@@ -155,10 +155,8 @@ def test_the_weight_share_rule_on_a_real_fit_with_a_hand_built_risk_of_bias_tabl
     assert grade_pairwise(q1_os, rob=rob).domain("risk of bias").levels_down == 2
 
 
-def test_network_contrasts_get_cinema_six_domains_with_incoherence_per_loops():
-    import sclcmeta as sm
-
-    res = sm.run_spec(sm.load_spec("q4_network_1l_os"))
+def test_network_contrasts_get_cinema_six_domains_with_incoherence_per_loops(q4_os_network):
+    res = q4_os_network
     cs = certainty(res)
     assert {c.comparison for c in cs} >= {"durvalumab + EP vs platinum-etoposide", "PD-1 vs PD-L1 (class means)"}
     c = cs[0]

@@ -324,8 +324,9 @@ def _rob_domain(result, ids, study_names, weights, rob, name) -> Domain:
         per.append(f"{len(small)} other estimate(s) carry less than 1% of the weight together.")
     extra = []
     if "critical" in set(tab["overall"]):
-        extra.append("ROBINS-I advises against synthesising estimates at critical risk of bias; the sensitivity "
-                     "analyses show the answer without them.")
+        extra.append("ROBINS-I describes an estimate at critical risk of bias as too problematic to provide useful "
+                     "evidence (Sterne et al. 2016, BMJ 355:i4919); the leave-one-out sensitivity analysis shows the "
+                     "answer without it.")
     if NOT_ASSESSED in set(tab["overall"]):
         extra.append("Estimates without a risk-of-bias assessment count as one level (moderate).")
     return Domain(name, d.levels_down, tuple(per) + d.reasons + tuple(extra))
