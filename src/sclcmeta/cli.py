@@ -93,8 +93,23 @@ def _cmd_data_check(args) -> int:
 
         for line in check_risk_of_bias(ev, rob_path):
             print(line)
+    _check_certainty_data(args)
     print(f"OK: {len(ev.data)} estimates valid; {len(ev.flags)} flag(s) to review (flags are kept with the rows).")
     return 0
+
+
+def _check_certainty_data(args) -> None:
+    """Validate the baseline-survival and certainty-judgement tables (bundled ones unless given)."""
+    from .evidence.baselines import check_baselines
+    from .evidence.judgements import check_judgements
+
+    base, judg = getattr(args, "baselines", None), getattr(args, "judgements", None)
+    if base or not args.csv:
+        for line in check_baselines(base):
+            print(line)
+    if judg or not args.csv:
+        for line in check_judgements(judg):
+            print(line)
 
 
 def _parse_prior_args(items):
@@ -321,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--studies", help="study table")
     c.add_argument("--risk-of-bias", help="risk-of-bias table to validate against the evidence (default for the "
                                           "bundled data: data/risk_of_bias.csv)")
+    c.add_argument("--baselines", help="baseline-survival table for absolute effects (default for the bundled "
+                                       "data: data/baselines.csv)")
+    c.add_argument("--judgements", help="certainty judgements (indirectness, publication bias) to validate (default "
+                                        "for the bundled data: data/certainty_judgements.csv)")
     c.set_defaults(func=_cmd_data_check)
     return p
 

@@ -54,6 +54,11 @@ Format (every table and key; defaults in brackets)::
     tune = 1000
     chains = 4
     seed = 1                             # 0 .. 4294957295 (vocabulary.MAX_SEED)
+
+    [absolute]                           # optional: baseline survival for absolute effects
+    baseline = "zhang2025b_psm_stop_os"  # a curve in data/baselines.csv, or instead:
+    median_months = 8.3                  # an exponential baseline with this median (not both)
+    times = [6, 12]                      # months of the survival differences [6, 12]
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -188,6 +193,18 @@ class InferenceTable(_Table):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = DEFAULT_SEED
 
 
+class AbsoluteTable(_Table):
+    """``[absolute]``: the comparator's baseline survival for absolute effects (sclcmeta.results.absolute).
+
+    ``baseline`` names a curve in data/baselines.csv; ``median_months`` gives an exponential baseline
+    instead (one of the two); ``times`` are the months at which survival differences are reported.
+    """
+
+    baseline: StrictStr = ""
+    median_months: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    times: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = []
+
+
 class SpecFile(_Table):
     """A whole spec file: one model per table."""
 
@@ -197,6 +214,7 @@ class SpecFile(_Table):
     priors: PriorsTable = PriorsTable()
     bias: BiasTable | None = None
     inference: InferenceTable = InferenceTable()
+    absolute: AbsoluteTable = AbsoluteTable()
 
 
 _TABLE_MODELS = {"": SpecFile, **{k: f.annotation for k, f in SpecFile.model_fields.items()}, "bias": BiasTable}
@@ -270,6 +288,7 @@ class AnalysisSpec:
     comparison: str = ""
     #: the bias prior of a bias-adjusted analysis (:class:`~sclcmeta.bias_priors.BiasPrior`), or None
     bias: object | None = None
+    absolute: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         bias = f", bias={self.bias.name}" if self.bias is not None else ""
@@ -364,6 +383,10 @@ def load_spec(path: str | Path) -> AnalysisSpec:
                 bias = load_bias_prior(f.bias.prior)
             except SclcmetaError as exc:
                 problems += [f"[bias.prior] {line}" for line in str(exc).splitlines()]
+    absolute = as_written(f.absolute, "absolute")
+    if absolute.get("baseline") and absolute.get("median_months") is not None:
+        problems.append("[absolute] give either baseline (a curve in data/baselines.csv) or median_months "
+                        "(an exponential baseline), not both.")
     if problems:
         raise SpecError("\n".join(f"{p}: {x}" for x in problems))
     if over:
@@ -373,7 +396,7 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     return AnalysisSpec(name=a.name or p.stem, question=a.question, title=a.title or p.stem,
                         outcome=a.outcome, evidence=ev, model=m, priors=ps, inference=inf, path=str(p),
                         text_hash=hashlib.sha256(text).hexdigest()[:16], description=a.description,
-                        comparison=a.comparison, bias=bias)
+                        comparison=a.comparison, bias=bias, absolute=absolute)
 
 
 def list_specs(folder: str | Path | None = None) -> list[AnalysisSpec]:
