@@ -13,6 +13,7 @@ multiplier ``lambda ~ Gamma(df/2, df/2)``, integrated by generalized Gauss-Lague
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -315,16 +316,28 @@ def _coef_priors(model: GaussianModel, priors: PriorSet) -> list[Prior]:
 class ExactPosterior:
     """Result of :func:`solve_exact`: mixtures for coefficients, predictions and study effects."""
 
-    def __init__(self, model, priors, nodes, weights, means, covs, theta_m, theta_v, comp_names):
+    def __init__(self, model, priors, nodes, weights, means, covs, comp_names):
         self.model = model
         self.priors = priors
         self.nodes = nodes            # (G, m) variance parameters at the grid nodes
         self.weights = weights        # (G,) posterior mass
         self.means = means            # (G, p) conditional posterior means of b
         self.covs = covs              # (G, p, p)
-        self.theta_m = theta_m        # (G, k) conditional means of the study effects
-        self.theta_v = theta_v        # (G, k) conditional variances
         self.component_names = comp_names
+
+    @cached_property
+    def _theta_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        return study_moments(self.model, self.nodes, self.means, self.covs)
+
+    @property
+    def theta_m(self) -> np.ndarray:
+        """(G, k) conditional means of the study effects (computed on first use)."""
+        return self._theta_moments[0]
+
+    @property
+    def theta_v(self) -> np.ndarray:
+        """(G, k) conditional variances of the study effects (computed on first use)."""
+        return self._theta_moments[1]
 
     def coef(self, j: int | str) -> Mixture:
         if isinstance(j, str):
@@ -345,6 +358,10 @@ class ExactPosterior:
         return self.linear(self.model.x_new, extra)
 
     def theta(self, i: int) -> Mixture:
+        """Shrunken effect of study ``i`` (a diagonal model computes this study's (G,) moments only)."""
+        if self.model.diagonal and "_theta_moments" not in self.__dict__:
+            m, v = study_moments(self.model, self.nodes, self.means, self.covs, slice(i, i + 1))
+            return Mixture(self.weights, m[:, 0], np.maximum(v[:, 0], 1e-300))
         return Mixture(self.weights, self.theta_m[:, i], np.maximum(self.theta_v[:, i], 1e-300))
 
     def variance_marginal(self, j: int | str) -> GridMarginal:
@@ -367,57 +384,186 @@ class ExactPosterior:
         return out
 
 
+@functools.lru_cache(maxsize=64)
 def _laguerre(df: float, n: int = _N_LAGUERRE):
     """Nodes/weights for E[f(lambda)], lambda ~ Gamma(shape=df/2, rate=df/2)."""
     a = df / 2.0
     x, w = special.roots_genlaguerre(n, a - 1.0)
     lam = x / a
     w = w / special.gamma(a)
-    return lam, w / w.sum()
+    lam, w = lam, w / w.sum()
+    lam.flags.writeable = False
+    w.flags.writeable = False
+    return lam, w
+
+
+#: elements of a (nodes, k) or (nodes, k, k) block evaluated at once (bounds memory for large k)
+_BLOCK = 1 << 21
+
+
+def log_scale_prior(family: str, params: dict, x: np.ndarray) -> np.ndarray:
+    """Log density of a heterogeneity prior at ``x``, in closed form (no scipy object per call).
+
+    ``params`` maps each hyperparameter to a number or an array broadcasting against ``x`` (the
+    prior sweep passes one row per setting). Agrees with :meth:`Prior.logpdf` (tested).
+    """
+    x = np.asarray(x, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if family == "half_normal":
+            s = params["scale"]
+            out = 0.5 * math.log(2.0 / math.pi) - np.log(s) - 0.5 * (x / s) ** 2
+        elif family == "half_cauchy":
+            s = params["scale"]
+            out = math.log(2.0 / math.pi) - np.log(s) - np.log1p((x / s) ** 2)
+        elif family == "exponential":
+            r = params["rate"]
+            out = np.log(r) - r * x
+        elif family == "uniform":
+            lo, hi = params["lower"], params["upper"]
+            return np.where((x >= lo) & (x <= hi), -np.log(np.asarray(hi, float) - lo), -np.inf)
+        elif family == "log_normal":
+            mu, sg = params["mu"], params["sigma"]
+            lt2 = np.log(x * x)
+            out = -0.5 * ((lt2 - mu) / sg) ** 2 - np.log(sg) - 0.5 * math.log(2 * math.pi) - lt2 + np.log(2 * x)
+            return np.where(x > 0, out, -np.inf)
+        else:
+            raise SpecError(f"{family}() is not a heterogeneity prior.")
+    return np.where(x >= 0, out, -np.inf)
+
+
+def likelihood_stats(model: GaussianModel, sig: np.ndarray):
+    """What the data contribute at variance parameters ``sig`` (G, m), independent of every prior.
+
+    Returns ``(logdet, ySy, P, r)``: ``log|Sigma|``, ``y' Sigma^-1 y``, ``X' Sigma^-1 X`` (G, p, p)
+    and ``X' Sigma^-1 y`` (G, p), with ``Sigma = S + sum_j sig_j^2 K_j``. Diagonal models use the
+    diagonals only ((G, k) work in blocks); dense ones factor each ``Sigma`` (blocks of nodes).
+    """
+    y, X = model.y, model.X
+    G, k, p = sig.shape[0], model.k, model.p
+    logdet, ySy = np.empty(G), np.empty(G)
+    P, r = np.empty((G, p, p)), np.empty((G, p))
+    if model.diagonal:
+        s2 = model.s2
+        d = [np.diag(c.K) for c in model.components]
+        step = max(1, _BLOCK // max(k, 1))
+        for i in range(0, G, step):
+            sl = slice(i, i + step)
+            v = np.broadcast_to(s2, (len(sig[sl]), k)).copy()
+            for j, dj in enumerate(d):
+                v += (sig[sl, j] ** 2)[:, None] * dj[None, :]
+            iv = 1.0 / v
+            logdet[sl] = np.log(v).sum(1)
+            ySy[sl] = iv @ (y * y)
+            ivX = iv[:, :, None] * X[None]                      # (g, k, p)
+            P[sl] = np.einsum("gki,kj->gij", ivX, X)
+            r[sl] = np.einsum("gki,k->gi", ivX, y)
+        return logdet, ySy, P, r
+    step = max(1, _BLOCK // max(k * k, 1))
+    Xy = np.concatenate([X, y[:, None]], axis=1)
+    for i in range(0, G, step):
+        sl = slice(i, i + step)
+        Sigma = np.broadcast_to(model.S, (len(sig[sl]), k, k)).copy()
+        for j, comp in enumerate(model.components):
+            Sigma += (sig[sl, j] ** 2)[:, None, None] * comp.K[None]
+        L = np.linalg.cholesky(Sigma)
+        logdet[sl] = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
+        sol = np.linalg.solve(Sigma, np.broadcast_to(Xy, (len(sig[sl]), k, p + 1)))   # Sigma^-1 [X y]
+        P[sl] = np.einsum("ki,gkj->gij", X, sol[:, :, :p])
+        r[sl] = np.einsum("k,gki->gi", y, sol[:, :, :p])
+        ySy[sl] = np.einsum("k,gk->g", y, sol[:, :, p])
+    return logdet, ySy, P, r
+
+
+def conditional(stats, m0: np.ndarray, prec0: np.ndarray):
+    """Marginal log likelihood and the Gaussian conditional posterior of ``b`` given the variance parameters.
+
+    ``stats`` from :func:`likelihood_stats` (leading shape ``...``); ``m0`` (p,) prior means and
+    ``prec0`` (..., p) prior precisions of ``b`` (diagonal). Returns ``loglik (...)``,
+    ``mean (..., p)``, ``cov (..., p, p)``. With ``p = 1`` everything is scalar algebra.
+    """
+    logdet, ySy, P, r = stats
+    p = P.shape[-1]
+    rhs = prec0 * m0 + r
+    m0P = (prec0 * m0 * m0).sum(-1)
+    logdetP0 = np.log(prec0).sum(-1)
+    if p == 1:
+        lam = P[..., 0, 0] + prec0[..., 0]
+        cov = (1.0 / lam)[..., None, None]
+        mean = rhs * cov[..., 0]
+        logdetLam = np.log(lam)
+    elif p == 0:
+        cov = np.zeros(P.shape)
+        mean = np.zeros(r.shape)
+        logdetLam = np.zeros(logdet.shape)
+    else:
+        Lam = P.copy()
+        idx = np.arange(p)
+        Lam[..., idx, idx] += prec0
+        cov = np.linalg.inv(Lam)
+        mean = np.einsum("...ij,...j->...i", cov, rhs)
+        logdetLam = np.linalg.slogdet(Lam)[1]
+    mLm = (rhs * mean).sum(-1)
+    loglik = -0.5 * (logdet + ySy + m0P - mLm + logdetLam - logdetP0)
+    return loglik, mean, cov
+
+
+def _prior_precisions(cp: list[Prior], lam_var: np.ndarray | None, t_index: int | None, G: int) -> tuple:
+    """Prior means (p,) and precisions (G, p) of ``b``; the Student-t coefficient's precision is scaled by ``lam``."""
+    p = len(cp)
+    m0 = np.array([pr["mean"] for pr in cp]) if p else np.zeros(0)
+    prec0 = np.empty((G, p))
+    for j, pr in enumerate(cp):
+        sd = pr["sd"] if pr.family == "normal" else pr["scale"]
+        prec0[:, j] = (lam_var if (lam_var is not None and j == t_index) else 1.0) / sd**2
+    return m0, prec0
 
 
 def _evaluate(model: GaussianModel, priors: PriorSet, sig: np.ndarray, lam_var: np.ndarray | None,
               t_index: int | None):
-    """Log posterior (unnormalised, over sigma) and conditional moments at grid nodes ``sig`` (G, m).
+    """Log marginal likelihood (over sigma) and conditional moments of ``b`` at grid nodes ``sig`` (G, m).
 
-    ``lam_var`` multiplies the prior variance of coefficient ``t_index`` (scale mixture); it is a
+    ``lam_var`` multiplies the prior precision of coefficient ``t_index`` (scale mixture); it is a
     per-node value (G,), and its quadrature weight is applied by the caller.
     """
-    y, X, S = model.y, model.X, model.S
-    G, k, p = sig.shape[0], model.k, model.p
-    Sigma = np.broadcast_to(S, (G, k, k)).copy()
-    Su = np.zeros((G, k, k))
-    for j, comp in enumerate(model.components):
-        Su += (sig[:, j] ** 2)[:, None, None] * comp.K[None]
-    Sigma += Su
-    L = np.linalg.cholesky(Sigma)
-    logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
-    Sinv = np.linalg.inv(Sigma)
-    cp = _coef_priors(model, priors)
-    m0 = np.array([pr["mean"] for pr in cp]) if p else np.zeros(0)
-    prec0 = np.zeros((G, p, p))
-    for j, pr in enumerate(cp):
-        sd = pr["sd"] if pr.family == "normal" else pr["scale"]
-        v = sd**2
-        prec0[:, j, j] = 1.0 / (v / lam_var if (lam_var is not None and j == t_index) else v)
-    XtSi = np.einsum("ki,gkl->gil", X, Sinv)          # (G, p, k)
-    Lam = prec0 + XtSi @ X                              # (G, p, p)
-    rhs = (prec0 @ m0) + XtSi @ y                       # (G, p)
-    cov = np.linalg.inv(Lam)
-    mean = np.einsum("gij,gj->gi", cov, rhs)
-    ySy = np.einsum("k,gkl,l->g", y, Sinv, y)
-    mLm = np.einsum("gi,gij,gj->g", mean, Lam, mean)
-    m0P = np.einsum("i,gij,j->g", m0, prec0, m0)
-    _, logdetLam = np.linalg.slogdet(Lam)
-    logdetP0 = np.log(np.diagonal(prec0, axis1=1, axis2=2)).sum(1)
-    loglik = -0.5 * (logdet + ySy + m0P - mLm + logdetLam - logdetP0)
-    # shrunken study effects theta = X b + delta, delta | b, y ~ N(Su Sinv (y - X b), Su - Su Sinv Su)
-    SuSi = Su @ Sinv
-    SSi = np.einsum("kl,glm->gkm", S, Sinv)
-    A = SSi @ X                                          # (G, k, p)
-    th_m = np.einsum("gkl,l->gk", SuSi, y) + np.einsum("gkp,gp->gk", A, mean)
-    th_v = np.diagonal(Su - SuSi @ Su, axis1=1, axis2=2) + np.einsum("gkp,gpq,gkq->gk", A, cov, A)
-    return loglik, mean, cov, th_m, th_v
+    m0, prec0 = _prior_precisions(_coef_priors(model, priors), lam_var, t_index, sig.shape[0])
+    return conditional(likelihood_stats(model, sig), m0, prec0)
+
+
+def study_moments(model: GaussianModel, nodes: np.ndarray, means: np.ndarray, covs: np.ndarray,
+                  columns=slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    """Conditional means and variances of the shrunken study effects ``theta`` at every grid node.
+
+    ``theta = X b + delta`` with ``delta | b, y ~ N(Su Sigma^-1 (y - X b), Su - Su Sigma^-1 Su)``. For
+    diagonal models ``columns`` picks the studies (only those are computed: (G, len(columns)));
+    dense models compute all studies in blocks of nodes.
+    """
+    y, X, k = model.y, model.X, model.k
+    if model.diagonal:
+        cols = np.arange(k)[columns]
+        s2 = model.s2[cols]
+        u = np.zeros((nodes.shape[0], len(cols)))
+        for j, c in enumerate(model.components):
+            u += (nodes[:, j] ** 2)[:, None] * np.diag(c.K)[cols][None, :]
+        a = s2 / (s2 + u)                                   # S Sigma^-1 (diagonal)
+        Xc = X[cols]
+        th_m = (1 - a) * y[cols] + a * (means @ Xc.T)
+        th_v = u * a + a * a * np.einsum("kp,gpq,kq->gk", Xc, covs, Xc)
+        return th_m, th_v
+    G = nodes.shape[0]
+    th_m, th_v = np.empty((G, k)), np.empty((G, k))
+    step = max(1, _BLOCK // max(k * k, 1))
+    for i in range(0, G, step):
+        sl = slice(i, i + step)
+        g = len(nodes[sl])
+        Su = np.zeros((g, k, k))
+        for j, comp in enumerate(model.components):
+            Su += (nodes[sl, j] ** 2)[:, None, None] * comp.K[None]
+        Sinv = np.linalg.inv(Su + model.S[None])
+        SuSi = Su @ Sinv
+        A = np.einsum("kl,glm->gkm", model.S, Sinv) @ X        # (g, k, p)
+        th_m[sl] = np.einsum("gkl,l->gk", SuSi, y) + np.einsum("gkp,gp->gk", A, means[sl])
+        th_v[sl] = np.diagonal(Su - SuSi @ Su, axis1=1, axis2=2) + np.einsum("gkp,gpq,gkq->gk", A, covs[sl], A)
+    return th_m[:, columns], th_v[:, columns]
 
 
 def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: int,
@@ -459,7 +605,7 @@ def _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n)
         sig = np.stack([m.ravel() for m in mesh], axis=1)
         wmesh = np.meshgrid(*widths, indexing="ij")
         width = np.prod(np.stack([m.ravel() for m in wmesh], 1), 1)
-        logprior = sum(pr.logpdf(sig[:, j]) for j, pr in enumerate(vpriors))
+        logprior = sum(log_scale_prior(pr.family, dict(pr.params), sig[:, j]) for j, pr in enumerate(vpriors))
     else:
         sig = np.zeros((1, 0))
         width = np.ones(1)
@@ -469,13 +615,13 @@ def _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n)
     sig_r = np.repeat(sig, len(lam), axis=0)
     lam_r = np.tile(lam, G0)
     logw_lam = np.tile(np.log(lam_w), G0)
-    ll, mean, cov, thm, thv = _evaluate(model, priors, sig_r, lam_r if t_idx else None, t_idx[0] if t_idx else None)
+    ll, mean, cov = _evaluate(model, priors, sig_r, lam_r if t_idx else None, t_idx[0] if t_idx else None)
     with np.errstate(divide="ignore"):
         lp = ll + np.repeat(logprior + np.log(width), len(lam)) + logw_lam
     lp = np.where(np.isfinite(lp), lp, -np.inf)
     w = np.exp(lp - lp.max())
     w /= w.sum()
-    return sig_r, w, mean, cov, thm, thv
+    return sig_r, w, mean, cov
 
 
 def _refined_ranges(sig: np.ndarray, w: np.ndarray, m: int) -> list[tuple[float, float, float]]:
@@ -537,10 +683,9 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
 
     if comps:
         sig, w, *_ = run([(None, None, None)] * len(comps), _N_FIRST)
-        sig, w, mean, cov, thm, thv = run(_refined_ranges(sig, w, len(vpriors)), _N_FINAL[len(comps)])
+        sig, w, mean, cov = run(_refined_ranges(sig, w, len(vpriors)), _N_FINAL[len(comps)])
     else:
-        sig, w, mean, cov, thm, thv = run([], 1)
+        sig, w, mean, cov = run([], 1)
     keep = w > 1e-16 * w.max()
     names = tuple(c.name for c in comps)
-    return ExactPosterior(model, priors, sig[keep], w[keep] / w[keep].sum(), mean[keep], cov[keep],
-                          thm[keep], thv[keep], names)
+    return ExactPosterior(model, priors, sig[keep], w[keep] / w[keep].sum(), mean[keep], cov[keep], names)
