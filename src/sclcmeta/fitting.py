@@ -195,19 +195,42 @@ def conditional_study_effects(model: GaussianModel, b: np.ndarray, sig: np.ndarr
     """Exact conditional draws of shrunken study effects and of a new study's effect.
 
     ``b`` (n, p) and ``sig`` (n, m) are posterior draws; returns ``theta`` (n, k) and ``theta_new`` (n,).
+    Given ``b`` and the variance parameters, ``theta = X b + delta`` with
+    ``delta ~ N(Su Sigma^-1 (y - X b), Su - Su Sigma^-1 Su)``. For diagonal models (independent
+    estimates) that is elementwise algebra on (n, k) arrays; only dense models (multi-arm networks,
+    shared cohorts) solve a (k, k) system per draw, in blocks of draws.
     """
     n, k = b.shape[0], model.k
-    Su = np.zeros((n, k, k))
-    for j, c in enumerate(model.components):
-        Su += (sig[:, j] ** 2)[:, None, None] * c.K[None]
-    Sigma = Su + model.S[None]
-    resid = model.y[None, :] - b @ model.X.T                         # (n, k)
-    sol = np.linalg.solve(Sigma, resid[..., None])[..., 0]          # Sigma^-1 (y - Xb)
-    mean = b @ model.X.T + np.einsum("nkl,nl->nk", Su, sol)
-    cov = Su - Su @ np.linalg.solve(Sigma, Su)
-    cov = 0.5 * (cov + np.swapaxes(cov, 1, 2)) + 1e-14 * np.eye(k)
-    L = np.linalg.cholesky(cov)
-    theta = mean + np.einsum("nkl,nl->nk", L, rng.standard_normal((n, k)))
+    z = rng.standard_normal((n, k))
+    if model.diagonal:
+        theta = np.empty((n, k))
+        s2 = model.s2
+        d = [np.diag(c.K) for c in model.components]
+        step = max(1, (1 << 21) // max(k, 1))
+        for i in range(0, n, step):
+            sl = slice(i, i + step)
+            u = np.zeros((len(b[sl]), k))
+            for j, dj in enumerate(d):
+                u += (sig[sl, j] ** 2)[:, None] * dj[None, :]
+            a = u / (u + s2)                                         # Su Sigma^-1 (diagonal)
+            xb = b[sl] @ model.X.T
+            theta[sl] = xb + a * (model.y - xb) + np.sqrt(a * s2 + 1e-14) * z[sl]
+    else:
+        theta = np.empty((n, k))
+        step = max(1, (1 << 21) // max(k * k, 1))
+        for i in range(0, n, step):
+            sl = slice(i, i + step)
+            g = len(b[sl])
+            Su = np.zeros((g, k, k))
+            for j, c in enumerate(model.components):
+                Su += (sig[sl, j] ** 2)[:, None, None] * c.K[None]
+            Sigma = Su + model.S[None]
+            xb = b[sl] @ model.X.T
+            sol = np.linalg.solve(Sigma, (model.y[None, :] - xb)[..., None])[..., 0]   # Sigma^-1 (y - Xb)
+            mean = xb + np.einsum("nkl,nl->nk", Su, sol)
+            cov = Su - Su @ np.linalg.solve(Sigma, Su)
+            cov = 0.5 * (cov + np.swapaxes(cov, 1, 2)) + 1e-14 * np.eye(k)
+            theta[sl] = mean + np.einsum("nkl,nl->nk", np.linalg.cholesky(cov), z[sl])
     pred_var = sum(c.predictive_weight * sig[:, j] ** 2 for j, c in enumerate(model.components)) \
         if model.components else np.zeros(n)
     theta_new = b @ model.x_new + np.sqrt(pred_var) * rng.standard_normal(n)
@@ -257,7 +280,8 @@ def _assemble(posterior: dict[str, np.ndarray], sample_stats: dict | None, model
     sig = np.stack([posterior[c.name].reshape(-1) for c in model.components], 1) if model.components \
         else np.zeros((nc * nd, 0))
     theta, theta_new = conditional_study_effects(model, b, sig, rng)
-    y_rep = theta + rng.standard_normal(theta.shape) @ np.linalg.cholesky(model.S).T   # y_rep ~ N(theta, S)
+    noise = rng.standard_normal(theta.shape)                                           # y_rep ~ N(theta, S)
+    y_rep = theta + (noise * model.se if model.diagonal else noise @ np.linalg.cholesky(model.S).T)
     posterior = {**posterior, "theta": theta.reshape(nc, nd, -1), "theta_new": theta_new.reshape(nc, nd)}
     groups = {"posterior": posterior,
               "posterior_predictive": {"y_obs": y_rep.reshape(nc, nd, -1)},
@@ -294,15 +318,39 @@ def exact_to_idata(post: ExactPosterior, n: int, seed: int) -> az.InferenceData:
 
 @dataclass
 class RawFit:
-    """What :func:`fit_model` returns to the results layer."""
+    """What :func:`fit_model` returns to the results layer.
+
+    ``idata`` may be given as the InferenceData itself or as a function building it: then it is built on
+    first access (and kept). Summaries of exact fits read the exact posterior and never build it, so an
+    exact fit costs its quadrature, not 4,000 draws and an xarray tree nobody reads.
+    """
 
     model: GaussianModel
     priors: PriorSet
     method: str
-    idata: az.InferenceData
+    idata: az.InferenceData = field(repr=False)
     diagnostics: Diagnostics
     exact: ExactPosterior | None = None
     seed: int = 1
+
+    @property
+    def idata_built(self) -> bool:
+        """True once the InferenceData exists (it is built lazily)."""
+        return not callable(self.__dict__.get("_idata"))
+
+
+def _get_idata(self: RawFit) -> az.InferenceData:
+    if callable(self.__dict__.get("_idata")):
+        self.__dict__["_idata"] = self.__dict__["_idata"]()
+    return self.__dict__["_idata"]
+
+
+def _set_idata(self: RawFit, value) -> None:
+    self.__dict__["_idata"] = value
+
+
+# a property installed after @dataclass, so __init__ and dataclasses.replace go through it
+RawFit.idata = property(_get_idata, _set_idata, doc="The fit's InferenceData (built on first access).")
 
 
 def _check_settings(*, draws, tune, chains, seed, method, sampler) -> None:
@@ -325,8 +373,8 @@ def fit_model(model: GaussianModel, priors: PriorSet, *, method: str = "exact", 
     _check_settings(draws=draws, tune=tune, chains=chains, seed=seed, method=method, sampler=sampler)
     if method == "exact":
         post = solve_exact(model, priors)
-        idata = _assemble(_exact_draws(post, exact_draws, seed), None, model, priors, seed)
-        return RawFit(model, priors, "exact", idata, Diagnostics("exact", sampler="exact"), post, seed)
+        build = lambda: _assemble(_exact_draws(post, exact_draws, seed), None, model, priors, seed)  # noqa: E731
+        return RawFit(model, priors, "exact", build, Diagnostics("exact", sampler="exact"), post, seed)
     if method != "mcmc":
         raise SpecError(f"unknown method {method!r}; use 'exact' or 'mcmc'.")
     idata = sample_posterior(model, priors, draws=draws, tune=tune, chains=chains, seed=seed, backend=sampler,
@@ -337,5 +385,5 @@ def fit_model(model: GaussianModel, priors: PriorSet, *, method: str = "exact", 
         warnings.warn(f"MCMC did not pass the convergence gate ({'; '.join(diag.problems)}); the result is "
                       "marked and must not be reported as an answer. Increase draws/tune or use method='exact'.",
                       ConvergenceWarning, stacklevel=2)
-    idata = _augment(idata, model, priors, seed)
-    return RawFit(model, priors, "mcmc", idata, diag, None, seed)
+    sampled = idata
+    return RawFit(model, priors, "mcmc", lambda: _augment(sampled, model, priors, seed), diag, None, seed)

@@ -54,7 +54,9 @@ def _hdi_from(quantile, pdf, prob: float, boundary_density: float | None) -> tup
     eps = 1e-12
 
     def g(a):
-        return d(q(a + prob)) - d(q(a))
+        lo, hi = np.asarray(quantile(np.array([a, a + prob])), float).ravel()
+        dl, dh = np.asarray(pdf(np.array([lo, hi])), float).ravel()
+        return dh - dl
 
     a_lo, a_hi = (0.0 if boundary_density is not None else eps), 1.0 - prob - eps
     g_lo, g_hi = g(a_lo), g(a_hi)
@@ -131,44 +133,101 @@ class Mixture:
         return x, self.cdf(x)
 
     def quantile(self, q):
-        """Quantiles by inverting the CDF with ``brentq`` (bracketed by a coarse CDF table)."""
-        from scipy.optimize import brentq
+        """Quantiles: the CDF inverted for every ``q`` at once by safeguarded Newton steps.
 
+        Each ``q`` starts in its bracket of a coarse CDF table; a Newton step that leaves the current
+        bracket is replaced by bisection, so it cannot diverge; it stops when the step is below
+        ``1e-13 sd`` (``cdf(quantile(q)) = q`` to about 1e-12 in probability).
+        """
         q = np.atleast_1d(np.asarray(q, float))
+        flat = q.ravel()
         xt, ct = self._table
         lo_s, hi_s = xt[0], xt[-1]
         tol = _QTOL * max(self.sd, 1e-300)
-        out = np.empty(q.shape)
-        for i, qi in enumerate(q.ravel()):
-            if not np.isfinite(qi):
-                out.flat[i] = np.nan
-            elif qi <= ct[0]:
-                out.flat[i] = lo_s
-            elif qi >= ct[-1]:
-                out.flat[i] = hi_s
-            else:
-                j = int(np.searchsorted(ct, qi))  # ct[j-1] < qi <= ct[j]
-                a, b = xt[j - 1], xt[j]
-                out.flat[i] = b if ct[j] == qi else brentq(
-                    lambda x, qi=qi: float(self.cdf(x)[0]) - qi, a, b, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=200)
-        return out
+        out = np.full(flat.shape, np.nan)
+        fin = np.isfinite(flat)
+        out[fin & (flat <= ct[0])] = lo_s
+        out[fin & (flat >= ct[-1])] = hi_s
+        todo = np.flatnonzero(fin & (flat > ct[0]) & (flat < ct[-1]))
+        if todo.size:
+            qi = flat[todo]
+            j = np.searchsorted(ct, qi)                      # ct[j-1] < qi <= ct[j]
+            a, b = xt[j - 1].copy(), xt[j].copy()
+            fa, fb = ct[j - 1], ct[j]
+            x = a + (qi - fa) / np.where(fb > fa, fb - fa, 1.0) * (b - a)
+            exact_hit = ct[j] == qi
+            active = ~exact_hit
+            for _ in range(200):
+                if not active.any():
+                    break
+                idx = np.flatnonzero(active)
+                xi = x[idx]
+                F = self.cdf(xi) - qi[idx]
+                f = self.pdf(xi)
+                a[idx] = np.where(F < 0, xi, a[idx])
+                b[idx] = np.where(F > 0, xi, b[idx])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    step = F / f
+                xn = xi - step
+                conv = (np.abs(step) <= tol) | (F == 0) | (b[idx] - a[idx] <= tol)
+                bad = ~conv & (~np.isfinite(xn) | (xn <= a[idx]) | (xn >= b[idx]))
+                xn = np.where(bad, 0.5 * (a[idx] + b[idx]), xn)
+                x[idx] = np.where(F == 0, xi, xn)
+                active[idx[conv]] = False
+            x[exact_hit] = b[exact_hit]
+            out[todo] = x
+        return out.reshape(q.shape)
 
     def mode(self) -> float:
-        """Posterior mode: the largest density on a table, polished by root finding on the derivative."""
+        """Posterior mode: the local maxima of the density on a table, polished by root finding on its derivative."""
         from scipy.optimize import brentq
 
-        x = np.linspace(*np.asarray(self.quantile([1e-4, 1 - 1e-4])), 2001)
-        i = int(np.argmax(self.pdf(x)))
-        a, b = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
-        if self._dpdf(a) > 0 > self._dpdf(b):
-            return float(brentq(self._dpdf, a, b, xtol=_QTOL * max(self.sd, 1e-300), rtol=4 * np.finfo(float).eps))
-        return float(x[i])
+        x = np.linspace(*np.asarray(self.quantile([1e-4, 1 - 1e-4])), 257)
+        d = self.pdf(x)
+        peaks = [i for i in range(len(x)) if (i == 0 or d[i] >= d[i - 1]) and (i == len(x) - 1 or d[i] >= d[i + 1])]
+        peaks = sorted(peaks, key=lambda i: -d[i])[:3]
+        cand = []
+        for i in peaks:
+            a, b = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
+            if self._dpdf(a) > 0 > self._dpdf(b):
+                cand.append(float(brentq(self._dpdf, a, b, xtol=_QTOL * max(self.sd, 1e-300),
+                                         rtol=4 * np.finfo(float).eps)))
+            else:
+                cand.append(float(x[i]))
+        cand = np.asarray(cand)
+        return float(cand[np.argmax(self.pdf(cand))])
 
     def hdi(self, prob: float = 0.95) -> tuple[float, float]:
         """Shortest (highest-density) interval of probability ``prob`` (bayesmeta's "shortest" interval).
 
-        Assumes a unimodal density (what the normal-normal model gives); see :func:`_hdi_from`.
+        Assumes a unimodal density (what the normal-normal model gives). Newton's method on the two
+        conditions ``F(u) - F(l) = prob`` and ``f(u) = f(l)``, started at the equal-tailed interval;
+        if it does not converge to a valid interval, :func:`_hdi_from` (root finding on the lower tail
+        probability) decides.
         """
+        if not 0.0 < prob < 1.0:
+            raise ValueError(f"prob={prob!r} must be strictly between 0 and 1, e.g. 0.95.")
+        l, u = (float(v) for v in self.quantile([(1 - prob) / 2, (1 + prob) / 2]))
+        tol = _QTOL * max(self.sd, 1e-300)
+        for _ in range(50):
+            F = self.cdf(np.array([l, u]))
+            f = self.pdf(np.array([l, u]))
+            g1, g2 = F[1] - F[0] - prob, f[1] - f[0]
+            dl, du = self._dpdf(l), self._dpdf(u)
+            det = -f[0] * du + f[1] * dl              # Jacobian [[-f(l), f(u)], [-f'(l), f'(u)]]
+            if not (np.isfinite(det) and det != 0):
+                break
+            step_l = (du * g1 - f[1] * g2) / det
+            step_u = (dl * g1 - f[0] * g2) / det
+            l, u = l - step_l, u - step_u
+            if not (np.isfinite(l) and np.isfinite(u) and l < u):
+                break
+            if max(abs(step_l), abs(step_u)) <= tol:
+                F = self.cdf(np.array([l, u]))
+                f = self.pdf(np.array([l, u]))
+                if abs(F[1] - F[0] - prob) < 1e-11 and abs(f[1] - f[0]) <= 1e-9 * max(f.max(), 1e-300):
+                    return float(l), float(u)
+                break
         return _hdi_from(self.quantile, self.pdf, prob, None)
 
     def prob_below(self, x: float) -> float:
