@@ -555,7 +555,7 @@ def conditional(stats, m0: np.ndarray, prec0: np.ndarray):
         mean = np.zeros(r.shape)
         logdetLam = np.zeros(logdet.shape)
     else:
-        Lam = P.copy()
+        Lam = np.broadcast_to(P, prec0.shape[:-1] + (p, p)).copy()
         idx = np.arange(p)
         Lam[..., idx, idx] += prec0
         cov = np.linalg.inv(Lam)
@@ -684,22 +684,30 @@ def _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n)
 
 
 def _refined_ranges(sig: np.ndarray, w: np.ndarray, m: int) -> list[tuple[float, float, float]]:
-    """Per variance parameter: the range holding all but 1e-7 / 1e-9 of the first pass's mass, and a step."""
+    """Per variance parameter: the range holding all but 1e-7 / 1e-9 of the first pass's mass, and a step.
+
+    Read from the marginal mass at each distinct first-pass node (so repeated nodes -- the Student-t
+    mixing nodes, the other axes of a product grid -- count once, in a well-defined order); the
+    vectorized prior sweep (:mod:`sclcmeta.engine.sweep`) applies the same rule to many settings at once.
+    """
     ranges = []
     for j in range(m):
-        order = np.argsort(sig[:, j])
-        c = np.cumsum(w[order])
-        xs = sig[order, j]
-        lo = xs[np.searchsorted(c, 1e-7)]
-        hi_i = min(np.searchsorted(c, 1 - 1e-9) + 1, len(xs) - 1)
-        hi = xs[hi_i]
-        ux = np.unique(xs)
-        # widen to the neighbouring first-pass nodes so no mass is cut off
-        lo = 0.0 if lo <= ux[1] else ux[max(np.searchsorted(ux, lo) - 1, 0)]
-        hi = ux[min(np.searchsorted(ux, hi) + 1, len(ux) - 1)]
-        q10 = xs[np.searchsorted(c, 0.1)]
-        ranges.append((lo, max(hi, lo + 1e-9), max(q10 - lo, (hi - lo) * 1e-4, 1e-9)))
+        ux, inv = np.unique(sig[:, j], return_inverse=True)
+        c = np.cumsum(np.bincount(inv, weights=w, minlength=len(ux)))
+        ranges.append(_range_from_cdf(ux, c))
     return ranges
+
+
+def _range_from_cdf(ux: np.ndarray, c: np.ndarray) -> tuple[float, float, float]:
+    """(lo, hi, knee) of the refined grid from first-pass nodes ``ux`` (increasing) and their cumulative mass."""
+    n = len(ux)
+    i_lo = min(int(np.searchsorted(c, 1e-7)), n - 1)
+    i_hi = min(int(np.searchsorted(c, 1 - 1e-9)) + 1, n - 1)
+    # widen to the neighbouring first-pass nodes so no mass is cut off
+    lo = 0.0 if i_lo <= 1 else float(ux[i_lo - 1])
+    hi = float(ux[min(i_hi + 1, n - 1)])
+    q10 = float(ux[min(int(np.searchsorted(c, 0.1)), n - 1)])
+    return lo, max(hi, lo + 1e-9), max(q10 - lo, (hi - lo) * 1e-4, 1e-9)
 
 
 def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
