@@ -205,7 +205,7 @@ def conditional_study_effects(model: GaussianModel, b: np.ndarray, sig: np.ndarr
     if model.diagonal:
         theta = np.empty((n, k))
         s2 = model.s2
-        d = [np.diag(c.K) for c in model.components]
+        d = model.component_diagonals
         step = max(1, (1 << 21) // max(k, 1))
         for i in range(0, n, step):
             sl = slice(i, i + step)
@@ -252,14 +252,25 @@ def _prior_draws(model: GaussianModel, priors: PriorSet, n: int, rng) -> dict[st
 
 
 def _log_likelihood(model: GaussianModel, b: np.ndarray, sig: np.ndarray) -> np.ndarray | None:
-    """Pointwise log likelihood of every estimate (independent estimates only; None otherwise)."""
+    """Pointwise log likelihood of every estimate (independent estimates only; None otherwise).
+
+    ``y_i ~ N(x_i' b, s_i^2 + sum_j sigma_j^2 K_j[i, i])`` in closed form, computed in place on one
+    (draws, k) array.
+    """
     if not model.diagonal:
         return None
-    from scipy import stats
-
-    sd = np.sqrt(model.se[None, :] ** 2 + sum(
-        (sig[:, j] ** 2)[:, None] * np.diag(c.K)[None, :] for j, c in enumerate(model.components)))
-    return stats.norm.logpdf(model.y[None, :], b @ model.X.T, sd)
+    v = np.broadcast_to(model.s2, (b.shape[0], model.k)).copy()
+    for j, dj in enumerate(model.component_diagonals):
+        v += (sig[:, j] ** 2)[:, None] * dj[None, :]
+    r = b @ model.X.T
+    np.subtract(model.y[None, :], r, out=r)
+    np.multiply(r, r, out=r)
+    np.divide(r, v, out=r)
+    np.multiply(v, 2 * np.pi, out=v)
+    np.log(v, out=v)
+    np.add(r, v, out=r)
+    np.multiply(r, -0.5, out=r)
+    return r
 
 
 def _augment(idata: az.InferenceData, model: GaussianModel, priors: PriorSet, seed: int) -> az.InferenceData:

@@ -418,7 +418,8 @@ class ExactPosterior:
 
     def theta(self, i: int) -> Mixture:
         """Shrunken effect of study ``i`` (a diagonal model computes this study's (G,) moments only)."""
-        if self.model.diagonal and "_theta_moments" not in self.__dict__:
+        if (self.model.diagonal and "_theta_moments" not in self.__dict__
+                and self.nodes.shape[0] * self.model.k > _BLOCK):   # large: this study's column only
             m, v = study_moments(self.model, self.nodes, self.means, self.covs, slice(i, i + 1))
             return Mixture(self.weights, m[:, 0], np.maximum(v[:, 0], 1e-300))
         return Mixture(self.weights, self.theta_m[:, i], np.maximum(self.theta_v[:, i], 1e-300))
@@ -503,7 +504,7 @@ def likelihood_stats(model: GaussianModel, sig: np.ndarray):
     P, r = np.empty((G, p, p)), np.empty((G, p))
     if model.diagonal:
         s2 = model.s2
-        d = [np.diag(c.K) for c in model.components]
+        d = model.component_diagonals
         step = max(1, _BLOCK // max(k, 1))
         for i in range(0, G, step):
             sl = slice(i, i + step)
@@ -601,8 +602,8 @@ def study_moments(model: GaussianModel, nodes: np.ndarray, means: np.ndarray, co
         cols = np.arange(k)[columns]
         s2 = model.s2[cols]
         u = np.zeros((nodes.shape[0], len(cols)))
-        for j, c in enumerate(model.components):
-            u += (nodes[:, j] ** 2)[:, None] * np.diag(c.K)[cols][None, :]
+        for j, dj in enumerate(model.component_diagonals):
+            u += (nodes[:, j] ** 2)[:, None] * dj[cols][None, :]
         a = s2 / (s2 + u)                                   # S Sigma^-1 (diagonal)
         Xc = X[cols]
         th_m = (1 - a) * y[cols] + a * (means @ Xc.T)

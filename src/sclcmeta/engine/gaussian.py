@@ -82,6 +82,9 @@ class GaussianModel:
                             f"{k} estimates are collinear (too few studies for the covariates, or a treatment "
                             "disconnected from the network).")
         object.__setattr__(self, "_diagonal", diagonal)
+        # diagonals of S and of every K_j, read by the solvers of diagonal models (vectors of length k)
+        object.__setattr__(self, "_s2", np.diag(S).copy())
+        object.__setattr__(self, "_kdiag", tuple(np.diag(np.asarray(c.K, float)).copy() for c in self.components))
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "S", S)
         object.__setattr__(self, "X", X)
@@ -102,10 +105,6 @@ class GaussianModel:
         return self.X.shape[1]
 
     @property
-    def se(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.S))
-
-    @property
     def diagonal(self) -> bool:
         """True when S and every K_j are diagonal (independent estimates, ordinary random effects).
 
@@ -117,7 +116,16 @@ class GaussianModel:
     @property
     def s2(self) -> np.ndarray:
         """Sampling variances (the diagonal of ``S``)."""
-        return np.diag(self.S)
+        return self._s2
+
+    @property
+    def component_diagonals(self) -> tuple[np.ndarray, ...]:
+        """The diagonal of every ``K_j`` (all a diagonal model's solvers need of them)."""
+        return self._kdiag
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(self._s2)
 
     def with_sampling_variance_scaled(self, mask, factor: float) -> "GaussianModel":
         """A copy whose estimates in ``mask`` have their sampling covariance multiplied by ``factor``."""
