@@ -16,16 +16,18 @@ import contextlib
 import logging
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
-import xarray as xr
 
 from .engine.exact import ExactPosterior, solve_exact
 from .engine.gaussian import GaussianModel
 from .errors import ConvergenceWarning, SpecError
 from .priors import PriorSet
 from .vocabulary import DEFAULT_DRAWS, DEFAULT_TUNE, GATE, MAX_SEED, METHODS, SAMPLERS
+
+if TYPE_CHECKING:  # ArviZ takes seconds to import: loaded where InferenceData is built or read
+    import arviz as az
 
 
 
@@ -57,6 +59,8 @@ class Diagnostics:
 
 def check_convergence(idata: az.InferenceData, var_names: list[str], sampler: str) -> Diagnostics:
     """Apply the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences) to ``var_names``."""
+    import arviz as az
+
     post = idata.posterior
     rhat = az.rhat(post, var_names=var_names)
     ess = az.ess(post, var_names=var_names, method="bulk")
@@ -171,6 +175,8 @@ def _nutpie_trace_to_idata(trace, layout) -> az.InferenceData:
     Reading the few columns sclcmeta uses directly is about twice as fast as nutpie's generic
     conversion of every statistic, which matters when a prior sweep refits in a tenth of a second.
     """
+    import arviz as az
+
     import pyarrow as pa
 
     draws, stats = trace.get_arrow_trace()
@@ -285,6 +291,9 @@ def _assemble(posterior: dict[str, np.ndarray], sample_stats: dict | None, model
     """The fit's InferenceData (one ``az.from_dict``) from posterior draws shaped (chain, draw, ...): posterior with
     study effects and the new-study prediction, posterior predictive, prior, observed and constant data,
     pointwise log likelihood and log prior."""
+    import arviz as az
+    import xarray as xr
+
     rng = np.random.default_rng(seed + 7919)
     nc, nd = posterior["b"].shape[:2]
     b = posterior["b"].reshape(nc * nd, -1)
@@ -323,6 +332,8 @@ def _exact_draws(post: ExactPosterior, n: int, seed: int) -> dict[str, np.ndarra
 
 def exact_to_idata(post: ExactPosterior, n: int, seed: int) -> az.InferenceData:
     """Exact posterior as InferenceData (``n`` independent draws, one chain) for uniform outputs."""
+    import arviz as az
+
     return az.from_dict(posterior=_exact_draws(post, n, seed), coords={"coef": list(post.model.coef_names)},
                         dims={"b": ["coef"]})
 

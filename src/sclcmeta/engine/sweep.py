@@ -39,15 +39,10 @@ from scipy import special
 
 from ..errors import SpecError
 from ..priors import PriorSet
-from .exact import (_N_FINAL, _N_FIRST, _coef_priors, _grid_1d, _laguerre, _prior_precisions, conditional,
-                    likelihood_stats, log_scale_prior, solve_exact)
+from .exact import (_N_FINAL, _N_FIRST, _coef_priors, _grid_1d, _laguerre, conditional, likelihood_stats,
+                    log_scale_prior, mixture_quantiles, solve_exact)
 from .gaussian import GaussianModel
 
-#: elements of a (settings, quantiles, components) block in the vectorized quantile search
-_QBLOCK = 1 << 22
-#: the quantile iteration stops after a step below this fraction of the SD: the error left is of order
-#: (1e-5)^3 (cubic convergence), below the 1e-13 SD of the scalar solver's root finding
-_NEWTON_TOL = 1e-5
 QUANTILES = (0.5, 0.025, 0.975)
 
 
@@ -82,61 +77,6 @@ def _target_vector(model: GaussianModel, target: str | np.ndarray) -> tuple[np.n
     if c.shape != (model.p,):
         raise SpecError(f"a contrast needs {model.p} weights (one per coefficient); got {c.shape}.")
     return c, False
-
-
-def mixture_quantiles(w: np.ndarray, m: np.ndarray, v: np.ndarray, q) -> np.ndarray:
-    """Quantiles ``q`` of many normal mixtures at once: row ``s`` is ``sum_g w[s,g] N(m[s,g], v[s,g])``.
-
-    Safeguarded Halley iteration (bisection inside the current bracket when a step leaves it) from the
-    normal approximation, stopping after a step below ``1e-5`` of the mixture's SD (cubic convergence:
-    the remaining error is of order 1e-15 SD), which is the accuracy of
-    :meth:`~sclcmeta.engine.exact.Mixture.quantile` at a fraction of its cost. Returns (settings, len(q)).
-    """
-    q = np.asarray(q, float)
-    S, G = w.shape
-    out = np.empty((S, len(q)))
-    step = max(1, _QBLOCK // max(G * len(q), 1))
-    for i in range(0, S, step):
-        sl = slice(i, i + step)
-        out[sl] = _quantiles_block(w[sl], m[sl], np.sqrt(v[sl]), q)
-    return out
-
-
-def _quantiles_block(w, m, s, q):
-    S, G = w.shape
-    nq = len(q)
-    mean = (w * m).sum(1)
-    sd = np.sqrt(np.maximum((w * ((m - mean[:, None]) ** 2 + s * s)).sum(1), 1e-300))
-    # flattened (setting, quantile) pairs; only the unconverged ones are evaluated in each iteration
-    rows = np.repeat(np.arange(S), nq)
-    qq = np.tile(q, S)
-    lo = (m - 10 * s).min(1)[rows]
-    hi = (m + 10 * s).max(1)[rows]
-    x = np.clip(mean[rows] + sd[rows] * special.ndtri(qq), lo, hi)      # normal approximation
-    tol = _NEWTON_TOL * sd[rows]
-    inv = 1.0 / (s * math.sqrt(2 * math.pi))
-    act = np.arange(len(x))
-    for _ in range(200):
-        if act.size == 0:
-            break
-        r = rows[act]
-        xa = x[act]
-        sr = s[r]
-        z = (xa[:, None] - m[r]) / sr
-        F = (w[r] * special.ndtr(z)).sum(1) - qq[act]
-        phi = w[r] * np.exp(-0.5 * z * z) * inv[r]
-        f = phi.sum(1)
-        df = -(phi * z / sr).sum(1)
-        lo[act] = np.where(F < 0, xa, lo[act])
-        hi[act] = np.where(F > 0, xa, hi[act])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = 2 * F * f / (2 * f * f - F * df)               # Halley's step (cubic convergence)
-        xn = xa - d
-        conv = (np.abs(d) <= tol[act]) | (F == 0) | (hi[act] - lo[act] <= tol[act])
-        bad = ~conv & (~np.isfinite(xn) | (xn <= lo[act]) | (xn >= hi[act]))
-        x[act] = np.where(F == 0, xa, np.where(bad, 0.5 * (lo[act] + hi[act]), xn))
-        act = act[~conv]
-    return x.reshape(S, nq)
 
 
 def _mixture_cdf(w, m, v, x: float) -> np.ndarray:
