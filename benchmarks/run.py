@@ -557,14 +557,16 @@ def floor_quadrature(y, se, prior_sd=2.0, tau_scale=0.5, n=480):
 
     y, se = np.asarray(y, float), np.asarray(se, float)
     u = np.linspace(0.0, 1.0, n + 1)[:-1]
-    tau = (np.std(y) + np.median(se)) * u / (1 - u) ** 2 / 4
+    tau = (np.std(y) + np.median(se)) * u / (1 - u) ** 2
     v = se[None, :] ** 2 + tau[:, None] ** 2
     iv = 1.0 / v
     P = iv.sum(1) + 1.0 / prior_sd**2
     r = iv @ y
     m, s2 = r / P, 1.0 / P
     lp = -0.5 * (np.log(v).sum(1) + iv @ (y * y) - r * m + np.log(P)) - 0.5 * (tau / tau_scale) ** 2
-    w = np.exp(lp - lp.max()) * np.gradient(tau)
+    dt = np.diff(tau)
+    width = np.concatenate([[dt[0] / 2], (dt[:-1] + dt[1:]) / 2, [dt[-1] / 2]])     # trapezoid rule
+    w = np.exp(lp - lp.max()) * width
     return w / w.sum(), m, s2
 
 
@@ -970,6 +972,72 @@ def _hr(x):
     return math.exp(x)
 
 
+def perf_ratio_lines(T) -> list[str]:
+    """The ratio table of the floor, sweep, CLI and large-k cases (issue 16 items 1, 2, 5)."""
+    def res(key):
+        r = T.get(key, {})
+        return r.get("result") if r and "error" not in r else None
+
+    def ms(x):
+        return "" if x is None else (f"{x * 1e3:.2f} ms" if x < 1 else f"{x:.2f} s")
+
+    def ratio(a, b):
+        return "" if not a or not b else f"{a / b:.1f}x"
+
+    fl, sw, cl, lk = res("floor"), res("prior_sweep"), res("cli"), res("large_k")
+    if not any((fl, sw, cl, lk)):
+        return []
+    L = ["## Ratios: exact solver vs the floor, sweeps, CLI, memory\n",
+         "| measurement | time (median) | compared with | its time | ratio | notes |", "|---|---|---|---|---|---|"]
+    if fl:
+        fp = fl["floor_posterior"]
+        L += [f"| `solve_exact`, 5 studies | {ms(fl['solve_exact'])} | numpy floor (one 480-node grid, weights and "
+              f"moments) | {ms(fp)} | {ratio(fl['solve_exact'], fp)} | two passes (96 + 480 nodes); floor vs exact "
+              f"quantiles differ by {fl['floor_vs_exact_max_abs_diff']:.1e} |",
+              f"| `fit_model(method='exact')`, 5 studies | {ms(fl['fit_model_exact'])} | numpy floor | {ms(fp)} | "
+              f"{ratio(fl['fit_model_exact'], fp)} | InferenceData deferred to first `.idata` "
+              f"({ms(fl['idata_on_access'])} when asked) |",
+              f"| `sm.fit(eff, method='exact')`, 5 studies | {ms(fl['sm_fit_exact'])} | numpy floor | {ms(fp)} | "
+              f"{ratio(fl['sm_fit_exact'], fp)} | target < 1 ms; includes building the model from EffectData |",
+              f"| `sm.fit(...).pooled_hr()` | {ms(fl['sm_fit_pooled_hr'])} | floor + 3 quantiles (Newton) | "
+              f"{ms(fl['floor_quantiles'])} | {ratio(fl['sm_fit_pooled_hr'], fl['floor_quantiles'])} | |",
+              f"| `sm.fit(...).summary()` (all rows, modes, shortest intervals) | {ms(fl['sm_fit_summary'])} | | | | |",
+              f"| 3-treatment network, `solve_exact` (dense S, 3-arm trial) | {ms(fl['network3_solve_exact'])} | "
+              f"5-study `solve_exact` | {ms(fl['solve_exact'])} | {ratio(fl['network3_solve_exact'], fl['solve_exact'])} "
+              f"| target < 5 ms; `fit_model` {ms(fl['network3_fit_model'])}, with 3 contrasts' quantiles "
+              f"{ms(fl['network3_fit_contrasts'])} |"]
+    if sw:
+        n = sw["n_settings"]
+        L += [f"| {n}-setting exact sweep `sm.sweep` | {ms(sw['sweep'])} | {n} separate `sm.fit(...).pooled_hr()` | "
+              f"{ms(sw['separate_fits'])} | {ratio(sw['separate_fits'], sw['sweep'])} faster | max difference "
+              f"{sw['max_abs_diff']:.1e}; {n} x (`solve_exact` + 3 quantiles) takes {ms(sw['separate_solve_only'])} "
+              f"({ratio(sw['separate_solve_only'], sw['sweep'])}) |",
+              f"| 20 priors by PSIS reweighting of one MCMC fit | {ms(sw['psis_20'])} | 20 compiled-once MCMC reruns "
+              f"| {ms(20 * sw['mcmc_rerun_per_setting'])} (20 x median of {sw['n_rerun']}) | "
+              f"{ratio(20 * sw['mcmc_rerun_per_setting'], sw['psis_20'])} faster | approximate: max k-hat "
+              f"{sw['psis_max_khat']:.2f}, max |median - exact| {sw['psis_max_abs_diff_median']:.3f}; the MCMC fit "
+              f"itself {ms(sw['mcmc_fit'])} |"]
+    if cl:
+        L += [f"| `python -m sclcmeta --help` | {ms(cl['help']['median'])} | `python -c 'import sclcmeta'` | "
+              f"{ms(cl['import_only']['median'])} | {ratio(cl['help']['median'], cl['import_only']['median'])} | "
+              "fresh process each; interpreter start included |",
+              f"| `python -m sclcmeta fit --data CSV --method exact` | {ms(cl['fit_exact']['median'])} | `--help` | "
+              f"{ms(cl['help']['median'])} | {ratio(cl['fit_exact']['median'], cl['help']['median'])} | 4 studies; "
+              "mostly imports (ArviZ, pandas, SciPy) |"]
+    if lk:
+        for r in lk["rows"]:
+            if "error" in r:
+                L.append(f"| k = {r['k']} random effects, {r['method']} | FAILED | | | | {r['error'][:150]} |")
+                continue
+            L.append(f"| k = {r['k']} random effects, {r['method']} | fit {ms(r['fit'])}, + pooled HR "
+                     f"{ms(r['fit_pooled'])}, + InferenceData {ms(r['with_idata'])} | peak RSS | "
+                     f"{r['maxrss_mb']:.0f} MB | | {r['rss_after_import_mb']:.0f} MB after imports; "
+                     f"{'nutpie 4 x 1000 draws' if r['method'] == 'mcmc' else '480-node grid'}; "
+                     f"HR {r['hr_median']:.3f} |")
+    L.append("")
+    return L
+
+
 def build_markdown(info, T, M, cfg, started, finished, load0, load1, wall) -> str:
     L = []
     mode = "QUICK (smoke run: fewer settings, report on the Q1 specs only)" if cfg["quick"] else "full"
@@ -995,6 +1063,7 @@ def build_markdown(info, T, M, cfg, started, finished, load0, load1, wall) -> st
         r = T.get(key, {})
         return r.get("error", "").splitlines()[0][:200] if "error" in r else None
 
+    L += perf_ratio_lines(T)
     rows = []   # case, measurement, time, per fit, ratio, cpu, py peak, rss, notes
 
     def add(case, what, time_, per, ratio, key, notes="", cpu=True):
