@@ -464,7 +464,7 @@ class ExactPosterior:
         """Exact draws (for plots and for the exact-vs-MCMC comparison)."""
         g = rng.choice(len(self.weights), size=n, p=self.weights)
         L = np.linalg.cholesky(self.covs[g] + 1e-15 * np.eye(self.model.p))
-        b = self.means[g] + np.einsum("nij,nj->ni", L, rng.standard_normal((n, self.model.p)))
+        b = self.means[g] + np.matmul(L, rng.standard_normal((n, self.model.p))[:, :, None])[:, :, 0]
         out = {name: self.nodes[g, j] for j, name in enumerate(self.component_names)}
         out["b"] = b
         return out
@@ -540,9 +540,12 @@ def likelihood_stats(model: GaussianModel, sig: np.ndarray):
             iv = 1.0 / v
             logdet[sl] = np.log(v).sum(1)
             ySy[sl] = iv @ (y * y)
-            ivX = iv[:, :, None] * X[None]                      # (g, k, p)
-            P[sl] = np.einsum("gki,kj->gij", ivX, X)
-            r[sl] = np.einsum("gki,k->gi", ivX, y)
+            if p == 1 and np.all(X == 1.0):                     # intercept only: sums
+                P[sl, 0, 0] = iv.sum(1)
+                r[sl, 0] = iv @ y
+            else:                                               # batched BLAS products
+                P[sl] = np.matmul((iv[:, :, None] * X[None]).transpose(0, 2, 1), X)
+                r[sl] = (iv * y) @ X
         return logdet, ySy, P, r
     step = max(1, _BLOCK // max(k * k, 1))
     Xy = np.concatenate([X, y[:, None]], axis=1)
@@ -554,9 +557,9 @@ def likelihood_stats(model: GaussianModel, sig: np.ndarray):
         L = np.linalg.cholesky(Sigma)
         logdet[sl] = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
         sol = np.linalg.solve(Sigma, np.broadcast_to(Xy, (len(sig[sl]), k, p + 1)))   # Sigma^-1 [X y]
-        P[sl] = np.einsum("ki,gkj->gij", X, sol[:, :, :p])
-        r[sl] = np.einsum("k,gki->gi", y, sol[:, :, :p])
-        ySy[sl] = np.einsum("k,gk->g", y, sol[:, :, p])
+        P[sl] = np.matmul(X.T, sol[:, :, :p])
+        r[sl] = np.matmul(y, sol[:, :, :p])
+        ySy[sl] = sol[:, :, p] @ y
     return logdet, ySy, P, r
 
 
