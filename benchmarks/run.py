@@ -781,18 +781,47 @@ def case_large_k(cfg, ctx):
     return {"rows": rows}
 
 
+def case_network30(cfg, ctx):
+    """A simulated 30-treatment network (77 two-arm contrasts: a star, a chain and 20 random pairs) by
+    ``fit_network(method="exact")``: consistency model, every node-split and the UME model."""
+    import numpy as np
+
+    from sclcmeta.analyses.network import fit_network
+    from sclcmeta.evidence.network import ContrastRow, NetworkData
+    from sclcmeta.priors import default_prior_set
+
+    ctx.imports_done()
+    _quiet()
+    rng = np.random.default_rng(5)
+    T = [f"T{i:02d}" for i in range(30)]
+    d = dict(zip(T, np.r_[0, rng.normal(-0.2, 0.2, 29)]))
+    pairs = [(T[0], t) for t in T[1:]] + [(T[i], T[i + 1]) for i in range(1, 29)] + \
+        [tuple(rng.choice(T, 2, replace=False)) for _ in range(20)]
+    rows = []
+    for i, (a, b) in enumerate(pairs):
+        se = rng.uniform(0.1, 0.3)
+        rows.append(ContrastRow(str(i), f"s{i}", f"s{i}", d[b] - d[a] + rng.normal(0, np.hypot(se, 0.1)), se,
+                                [(1.0, b, a)]))
+    net = NetworkData(rows, T[0])
+    t = time.perf_counter()
+    res = fit_network(net, default_prior_set(), method="exact")
+    total = time.perf_counter() - t
+    return {"treatments": 30, "contrasts": len(rows), "seconds": total,
+            "node_splits": 0 if res.splits is None else len(res.splits) // 3}
+
+
 CASES = {
     "exact": case_exact, "mcmc": case_mcmc, "sweep_compiled": case_sweep_compiled,
     "sweep_compiled_warm": case_sweep_compiled_warm, "sweep_pytensor": case_sweep_pytensor, "sweep_fresh": case_sweep_fresh,
     "sweep_exact": case_sweep_exact, "report": case_report, "network": case_network, "pymare": case_pymare,
     "metafor": case_metafor, "floor": case_floor, "prior_sweep": case_prior_sweep, "cli": case_cli,
-    "large_k": case_large_k,
+    "large_k": case_large_k, "network30": case_network30,
 }
 #: workload limits of the tracemalloc pass (None = the full case; 0 = no tracemalloc pass)
 MEM_LIMITS_FULL = {"exact": None, "mcmc": 1, "sweep_compiled": 3, "sweep_compiled_warm": 0, "sweep_pytensor": 0,
                    "sweep_fresh": 2, "sweep_exact": None,
                    "report": None, "network": None, "pymare": None, "metafor": 0, "floor": 0, "prior_sweep": 0,
-                   "cli": 0, "large_k": 0}
+                   "cli": 0, "large_k": 0, "network30": 0}
 MEM_LIMITS_QUICK = {"exact": None, "sweep_exact": None, "pymare": None}
 
 
@@ -984,8 +1013,8 @@ def perf_ratio_lines(T) -> list[str]:
     def ratio(a, b):
         return "" if not a or not b else f"{a / b:.1f}x"
 
-    fl, sw, cl, lk = res("floor"), res("prior_sweep"), res("cli"), res("large_k")
-    if not any((fl, sw, cl, lk)):
+    fl, sw, cl, lk, n30 = res("floor"), res("prior_sweep"), res("cli"), res("large_k"), res("network30")
+    if not any((fl, sw, cl, lk, n30)):
         return []
     L = ["## Ratios: exact solver vs the floor, sweeps, CLI, memory\n",
          "| measurement | time (median) | compared with | its time | ratio | notes |", "|---|---|---|---|---|---|"]
@@ -1006,6 +1035,9 @@ def perf_ratio_lines(T) -> list[str]:
               f"5-study `solve_exact` | {ms(fl['solve_exact'])} | {ratio(fl['network3_solve_exact'], fl['solve_exact'])} "
               f"| target < 5 ms; `fit_model` {ms(fl['network3_fit_model'])}, with 3 contrasts' quantiles "
               f"{ms(fl['network3_fit_contrasts'])} |"]
+    if n30:
+        L.append(f"| 30-treatment network, exact, with {n30['node_splits']} node-splits and UME | {ms(n30['seconds'])} | "
+                 f"| | | {n30['contrasts']} two-arm contrasts; target under a minute |")
     if sw:
         n = sw["n_settings"]
         L += [f"| {n}-setting exact sweep `sm.sweep` | {ms(sw['sweep'])} | {n} separate `sm.fit(...).pooled_hr()` | "
