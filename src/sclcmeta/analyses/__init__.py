@@ -11,7 +11,7 @@ from . import moderators as _moderators, network as _network, pairwise as _pairw
 from .common import REGISTRY, analysis_for, exact_cross_check
 from .pairwise import fit
 from .sensitivity import run_sensitivity
-from .sweep import sweep
+from .prior_sweep import sweep
 
 
 def effects_for_spec(spec, evidence):

@@ -754,7 +754,7 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
     >>> m = GaussianModel.random_effects([-0.3, -0.1, -0.5], [0.2, 0.15, 0.25])
     >>> post = solve_exact(m, default_prior_set())
     >>> round(float(post.coef("mu").quantile(0.5)[0]), 2)
-    -0.24
+    -0.26
     """
     comps = model.components
     if len(comps) > 3:
