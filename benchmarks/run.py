@@ -540,16 +540,288 @@ def case_metafor(cfg, ctx):
     return out
 
 
+# -------------------------------------------------------------------------------------------------
+# floor, sweeps by reweighting, CLI latency, large k (issue 16 items 1, 2, 5; issue 15 item 6)
+# -------------------------------------------------------------------------------------------------
+#: the 5-study random-effects data of the floor comparison (sm.fit's docstring example)
+FIVE_Y = [-0.4, -0.2, -0.5, -0.3, -0.1]
+FIVE_SE = [0.2, 0.15, 0.25, 0.2, 0.3]
+
+
+def floor_quadrature(y, se, prior_sd=2.0, tau_scale=0.5, n=480):
+    """The floor: a minimal numpy quadrature of the same posterior (mu ~ N(0, prior_sd^2), tau ~ HN(tau_scale)).
+
+    One grid of ``n`` tau nodes; at each node mu's conditional posterior is normal and the marginal
+    likelihood closed form; returns the node weights and the conditional means and variances of mu."""
+    import numpy as np
+
+    y, se = np.asarray(y, float), np.asarray(se, float)
+    u = np.linspace(0.0, 1.0, n + 1)[:-1]
+    tau = (np.std(y) + np.median(se)) * u / (1 - u) ** 2
+    v = se[None, :] ** 2 + tau[:, None] ** 2
+    iv = 1.0 / v
+    P = iv.sum(1) + 1.0 / prior_sd**2
+    r = iv @ y
+    m, s2 = r / P, 1.0 / P
+    lp = -0.5 * (np.log(v).sum(1) + iv @ (y * y) - r * m + np.log(P)) - 0.5 * (tau / tau_scale) ** 2
+    dt = np.diff(tau)
+    width = np.concatenate([[dt[0] / 2], (dt[:-1] + dt[1:]) / 2, [dt[-1] / 2]])     # trapezoid rule
+    w = np.exp(lp - lp.max()) * width
+    return w / w.sum(), m, s2
+
+
+def floor_quantiles(w, m, s2, q=(0.5, 0.025, 0.975), iters=6):
+    """Quantiles of the floor's normal mixture by a few vectorized Newton steps from the normal approximation."""
+    import numpy as np
+    from scipy import special
+
+    s = np.sqrt(s2)
+    mean = w @ m
+    sd = np.sqrt(w @ (s2 + m * m) - mean**2)
+    x = mean + sd * special.ndtri(np.asarray(q))
+    for _ in range(iters):
+        z = (x[:, None] - m[None, :]) / s[None, :]
+        x = x - ((special.ndtr(z) * w).sum(1) - q) / ((np.exp(-0.5 * z * z) / s * w).sum(1) / np.sqrt(2 * np.pi))
+    return x
+
+
+def _timed(fn, n):
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def _three_treatment_network():
+    """A 3-treatment network (A, B, C): two-arm trials of every pair and one three-arm trial (dense S and K)."""
+    import numpy as np
+
+    from sclcmeta.engine import Component, GaussianModel
+
+    # rows: (contrast vs, basic-parameter weights d_B, d_C, log HR, se); the 3-arm trial's two contrasts share arm A
+    rows = [((1, 0), -0.30, 0.15), ((1, 0), -0.22, 0.20), ((0, 1), -0.45, 0.18), ((0, 1), -0.38, 0.22),
+            ((-1, 1), -0.10, 0.25), ((1, 0), -0.26, 0.17), ((0, 1), -0.41, 0.19)]
+    X = np.array([r[0] for r in rows], float)
+    y = np.array([r[1] for r in rows])
+    se = np.array([r[2] for r in rows])
+    S = np.diag(se**2)
+    S[5, 6] = S[6, 5] = 0.12**2          # shared control arm of the three-arm trial
+    K = np.eye(len(rows))
+    K[5, 6] = K[6, 5] = 0.5
+    return GaussianModel(y=y, S=S, X=X, coef_names=("d[B vs A]", "d[C vs A]"), coef_roles=("effect", "effect"),
+                         components=(Component("tau", K),), kind="network")
+
+
+def case_floor(cfg, ctx):
+    """Exact 5-study fit beside the numpy floor; a 3-treatment network; the summary table."""
+    import numpy as np
+
+    import sclcmeta as sm
+    from sclcmeta.engine import solve_exact
+    from sclcmeta.fitting import fit_model
+
+    ctx.imports_done()
+    _quiet()
+    eff = sm.EffectData.from_arrays(FIVE_Y, FIVE_SE)
+    ps = sm.default_prior_set()
+    res = sm.fit(eff, method="exact")
+    gm = res.model
+    n = 50 if cfg["quick"] else 300
+    out = {"k": len(FIVE_Y)}
+    out["floor_posterior"] = _timed(lambda: floor_quadrature(FIVE_Y, FIVE_SE), n)
+    out["floor_quantiles"] = _timed(lambda: floor_quantiles(*floor_quadrature(FIVE_Y, FIVE_SE)), n)
+    out["solve_exact"] = _timed(lambda: solve_exact(gm, ps), n)
+    out["fit_model_exact"] = _timed(lambda: fit_model(gm, ps, method="exact"), n)
+    out["sm_fit_exact"] = _timed(lambda: sm.fit(eff, method="exact"), n)
+    out["sm_fit_pooled_hr"] = _timed(lambda: sm.fit(eff, method="exact").pooled_hr(), n)
+    out["sm_fit_summary"] = _timed(lambda: sm.fit(eff, method="exact").summary(), max(n // 10, 5))
+    out["idata_on_access"] = _timed(lambda: sm.fit(eff, method="exact").idata, max(n // 10, 5))
+    fq = floor_quantiles(*floor_quadrature(FIVE_Y, FIVE_SE))
+    eq = res.coef_marginal("mu").quantile([0.5, 0.025, 0.975])
+    out["floor_vs_exact_max_abs_diff"] = float(np.max(np.abs(fq - eq)))
+    net = _three_treatment_network()
+    out["network3_solve_exact"] = _timed(lambda: solve_exact(net, ps), n)
+    out["network3_fit_model"] = _timed(lambda: fit_model(net, ps, method="exact"), n)
+    out["network3_fit_contrasts"] = _timed(lambda: [fit_model(net, ps, method="exact").exact.linear(c).quantile(
+        [0.5, 0.025, 0.975]) for c in (np.array([1.0, 0]), np.array([0, 1.0]), np.array([-1.0, 1]))], max(n // 5, 5))
+    out["n"] = n
+    return out
+
+
+def _sweep_settings(n_tau=40, n_eff=25):
+    import numpy as np
+
+    return [{"tau": f"half_normal({s:.4f})", "effect": f"normal(0, {e:.3f})"}
+            for s in np.linspace(0.05, 2.0, n_tau) for e in np.linspace(0.5, 5.0, n_eff)]
+
+
+def case_prior_sweep(cfg, ctx):
+    """1,000 prior settings: one vectorized exact sweep vs 1,000 separate exact fits; PSIS reweighting of MCMC."""
+    import numpy as np
+
+    import sclcmeta as sm
+    from sclcmeta.engine import solve_exact
+    from sclcmeta.fitting import CompileCache
+
+    ctx.imports_done()
+    _quiet()
+    eff = sm.EffectData.from_arrays(FIVE_Y, FIVE_SE)
+    settings = _sweep_settings(10, 10) if cfg["quick"] else _sweep_settings()
+    sm.sweep(eff, settings[:5])
+    reps = 3 if cfg["quick"] else 5
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        tab = sm.sweep(eff, settings)
+        ts.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    sep = [sm.fit(eff, priors=s, method="exact").pooled_hr() for s in settings]
+    t_sep = time.perf_counter() - t
+    base = sm.default_prior_set()
+    pss = [base.replace(**s) for s in settings]
+    gm = sm.fit(eff, method="exact").model
+    t = time.perf_counter()
+    for p in pss:
+        solve_exact(gm, p).coef("mu").quantile([0.5, 0.025, 0.975])
+    t_solve = time.perf_counter() - t
+    diff = max(float(np.max(np.abs(tab[c].to_numpy() - np.array([r[c] for r in sep]))))
+               for c in ("hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8"))
+    # MCMC: one nutpie fit, then 20 settings near its prior by PSIS, vs 20 compiled-once MCMC reruns
+    near = [{"tau": f"half_normal({s:.2f})"} for s in np.linspace(0.3, 0.8, 10)] + \
+        [{"effect": f"normal(0, {e:.2f})"} for e in np.linspace(1.0, 5.0, 10)]
+    cache = CompileCache()
+    t = time.perf_counter()
+    mc = sm.fit(eff, method="mcmc", draws=DRAWS, tune=TUNE, seed=1, cache=cache)
+    mc.idata
+    t_mc = time.perf_counter() - t
+    t = time.perf_counter()
+    psis = sm.sweep(mc, near)
+    t_psis = time.perf_counter() - t
+    n_rerun = 3 if cfg["quick"] else 6
+    t = time.perf_counter()
+    for s in near[:n_rerun]:
+        sm.fit(eff, priors=s, method="mcmc", draws=DRAWS, tune=TUNE, seed=2, cache=cache).pooled_hr()
+    t_rerun = (time.perf_counter() - t) / n_rerun
+    ex = sm.sweep(eff, near)
+    return {"n_settings": len(settings), "sweep": statistics.median(ts), "reps": reps, "separate_fits": t_sep,
+            "separate_solve_only": t_solve, "max_abs_diff": diff,
+            "mcmc_fit": t_mc, "psis_20": t_psis, "mcmc_rerun_per_setting": t_rerun, "n_rerun": n_rerun,
+            "psis_max_khat": float(psis["khat"].max()),
+            "psis_max_abs_diff_median": float(np.max(np.abs(psis["median"] - ex["median"])))}
+
+
+def case_cli(cfg, ctx):
+    """Command-line latency: `--help` and `fit --data CSV --method exact` (python -m sclcmeta, fresh processes)."""
+    ctx.imports_done()
+    tmp = Path(tempfile.mkdtemp(prefix="sclcmeta-bench-cli-"))
+    csv = tmp / "four.csv"
+    csv.write_text("study,treatment,comparator,outcome,hr,ci_low,ci_high\n"
+                   "Cohort A,ici,chemo,OS,0.67,0.48,0.95\nCohort B,ici,chemo,OS,0.68,0.48,0.97\n"
+                   "Cohort C,ici,chemo,OS,0.56,0.35,0.89\nCohort D,ici,chemo,OS,0.88,0.70,1.11\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    n = 3 if cfg["quick"] else 5
+    out = {}
+    for label, args in (("help", ["--help"]), ("fit_exact", ["fit", "--data", str(csv), "--method", "exact"]),
+                        ("import_only", None)):
+        cmd = [sys.executable, "-c", "import sclcmeta"] if args is None else [sys.executable, "-m", "sclcmeta", *args]
+        ts = []
+        for _ in range(n):
+            t = time.perf_counter()
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=str(tmp))
+            ts.append(time.perf_counter() - t)
+            if p.returncode != 0:
+                out[label + "_error"] = p.stderr[-300:]
+        out[label] = {"median": statistics.median(ts), "min": min(ts), "all": ts}
+    shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+_LARGE_K_SCRIPT = r"""
+import json, resource, sys, time, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+import sclcmeta as sm
+import sclcmeta.analyses
+k, method, draws = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+rng = np.random.default_rng(3)
+se = rng.uniform(0.1, 0.4, k)
+eff = sm.EffectData.from_arrays(rng.normal(-0.2, np.sqrt(se**2 + 0.04)), se)
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+t = time.perf_counter()
+res = sm.fit(eff, method=method, draws=draws, tune=draws, chains=4) if method == "mcmc" else sm.fit(eff, method=method)
+t_fit = time.perf_counter() - t
+p = res.pooled_hr()
+t_pooled = time.perf_counter() - t
+res.idata
+t_idata = time.perf_counter() - t
+print(json.dumps({"k": k, "method": method, "fit": t_fit, "fit_pooled": t_pooled, "with_idata": t_idata,
+                  "hr_median": p["hr_median"], "rss_after_import_mb": rss0,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def case_large_k(cfg, ctx):
+    """Random effects with k = 2,000 and 5,000 studies, exact and MCMC (nutpie 4 x 1000): time and peak RSS.
+
+    Each fit runs in its own process (peak RSS = ``ru_maxrss`` of that process, imports included), and
+    builds the full InferenceData (4,000 draws of every study effect, replicated data, log likelihood)."""
+    ctx.imports_done()
+    rows = []
+    for k in ((2000,) if cfg["quick"] else (2000, 5000)):
+        for method in ("exact", "mcmc"):
+            p = subprocess.run([sys.executable, "-c", _LARGE_K_SCRIPT, str(k), method, str(DRAWS)],
+                               capture_output=True, text=True, cwd=str(REPO), env=dict(os.environ))
+            if p.returncode != 0:
+                rows.append({"k": k, "method": method, "error": p.stderr[-500:]})
+            else:
+                rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    return {"rows": rows}
+
+
+def case_network30(cfg, ctx):
+    """A simulated 30-treatment network (77 two-arm contrasts: a star, a chain and 20 random pairs) by
+    ``fit_network(method="exact")``: consistency model, every node-split and the UME model."""
+    import numpy as np
+
+    from sclcmeta.analyses.network import fit_network
+    from sclcmeta.evidence.network import ContrastRow, NetworkData
+    from sclcmeta.priors import default_prior_set
+
+    ctx.imports_done()
+    _quiet()
+    rng = np.random.default_rng(5)
+    T = [f"T{i:02d}" for i in range(30)]
+    d = dict(zip(T, np.r_[0, rng.normal(-0.2, 0.2, 29)]))
+    pairs = [(T[0], t) for t in T[1:]] + [(T[i], T[i + 1]) for i in range(1, 29)] + \
+        [tuple(rng.choice(T, 2, replace=False)) for _ in range(20)]
+    rows = []
+    for i, (a, b) in enumerate(pairs):
+        se = rng.uniform(0.1, 0.3)
+        rows.append(ContrastRow(str(i), f"s{i}", f"s{i}", d[b] - d[a] + rng.normal(0, np.hypot(se, 0.1)), se,
+                                [(1.0, b, a)]))
+    net = NetworkData(rows, T[0])
+    t = time.perf_counter()
+    res = fit_network(net, default_prior_set(), method="exact")
+    total = time.perf_counter() - t
+    return {"treatments": 30, "contrasts": len(rows), "seconds": total,
+            "node_splits": 0 if res.splits is None else len(res.splits) // 3}
+
+
 CASES = {
     "exact": case_exact, "mcmc": case_mcmc, "sweep_compiled": case_sweep_compiled,
     "sweep_compiled_warm": case_sweep_compiled_warm, "sweep_pytensor": case_sweep_pytensor, "sweep_fresh": case_sweep_fresh,
     "sweep_exact": case_sweep_exact, "report": case_report, "network": case_network, "pymare": case_pymare,
-    "metafor": case_metafor,
+    "metafor": case_metafor, "floor": case_floor, "prior_sweep": case_prior_sweep, "cli": case_cli,
+    "large_k": case_large_k, "network30": case_network30,
 }
 #: workload limits of the tracemalloc pass (None = the full case; 0 = no tracemalloc pass)
 MEM_LIMITS_FULL = {"exact": None, "mcmc": 1, "sweep_compiled": 3, "sweep_compiled_warm": 0, "sweep_pytensor": 0,
                    "sweep_fresh": 2, "sweep_exact": None,
-                   "report": None, "network": None, "pymare": None, "metafor": 0}
+                   "report": None, "network": None, "pymare": None, "metafor": 0, "floor": 0, "prior_sweep": 0,
+                   "cli": 0, "large_k": 0, "network30": 0}
 MEM_LIMITS_QUICK = {"exact": None, "sweep_exact": None, "pymare": None}
 
 
@@ -729,6 +1001,75 @@ def _hr(x):
     return math.exp(x)
 
 
+def perf_ratio_lines(T) -> list[str]:
+    """The ratio table of the floor, sweep, CLI and large-k cases (issue 16 items 1, 2, 5)."""
+    def res(key):
+        r = T.get(key, {})
+        return r.get("result") if r and "error" not in r else None
+
+    def ms(x):
+        return "" if x is None else (f"{x * 1e3:.2f} ms" if x < 1 else f"{x:.2f} s")
+
+    def ratio(a, b):
+        return "" if not a or not b else f"{a / b:.1f}x"
+
+    fl, sw, cl, lk, n30 = res("floor"), res("prior_sweep"), res("cli"), res("large_k"), res("network30")
+    if not any((fl, sw, cl, lk, n30)):
+        return []
+    L = ["## Ratios: exact solver vs the floor, sweeps, CLI, memory\n",
+         "| measurement | time (median) | compared with | its time | ratio | notes |", "|---|---|---|---|---|---|"]
+    if fl:
+        fp = fl["floor_posterior"]
+        L += [f"| `solve_exact`, 5 studies | {ms(fl['solve_exact'])} | numpy floor (one 480-node grid, weights and "
+              f"moments) | {ms(fp)} | {ratio(fl['solve_exact'], fp)} | two passes (96 + 480 nodes); floor vs exact "
+              f"quantiles differ by {fl['floor_vs_exact_max_abs_diff']:.1e} |",
+              f"| `fit_model(method='exact')`, 5 studies | {ms(fl['fit_model_exact'])} | numpy floor | {ms(fp)} | "
+              f"{ratio(fl['fit_model_exact'], fp)} | InferenceData deferred to first `.idata` "
+              f"({ms(fl['idata_on_access'])} when asked) |",
+              f"| `sm.fit(eff, method='exact')`, 5 studies | {ms(fl['sm_fit_exact'])} | numpy floor | {ms(fp)} | "
+              f"{ratio(fl['sm_fit_exact'], fp)} | target < 1 ms; includes building the model from EffectData |",
+              f"| `sm.fit(...).pooled_hr()` | {ms(fl['sm_fit_pooled_hr'])} | floor + 3 quantiles (Newton) | "
+              f"{ms(fl['floor_quantiles'])} | {ratio(fl['sm_fit_pooled_hr'], fl['floor_quantiles'])} | |",
+              f"| `sm.fit(...).summary()` (all rows, modes, shortest intervals) | {ms(fl['sm_fit_summary'])} | | | | |",
+              f"| 3-treatment network, `solve_exact` (dense S, 3-arm trial) | {ms(fl['network3_solve_exact'])} | "
+              f"5-study `solve_exact` | {ms(fl['solve_exact'])} | {ratio(fl['network3_solve_exact'], fl['solve_exact'])} "
+              f"| target < 5 ms; `fit_model` {ms(fl['network3_fit_model'])}, with 3 contrasts' quantiles "
+              f"{ms(fl['network3_fit_contrasts'])} |"]
+    if n30:
+        L.append(f"| 30-treatment network, exact, with {n30['node_splits']} node-splits and UME | {ms(n30['seconds'])} | "
+                 f"| | | {n30['contrasts']} two-arm contrasts; target under a minute |")
+    if sw:
+        n = sw["n_settings"]
+        L += [f"| {n}-setting exact sweep `sm.sweep` | {ms(sw['sweep'])} | {n} separate `sm.fit(...).pooled_hr()` | "
+              f"{ms(sw['separate_fits'])} | {ratio(sw['separate_fits'], sw['sweep'])} faster | max difference "
+              f"{sw['max_abs_diff']:.1e}; {n} x (`solve_exact` + 3 quantiles) takes {ms(sw['separate_solve_only'])} "
+              f"({ratio(sw['separate_solve_only'], sw['sweep'])}) |",
+              f"| 20 priors by PSIS reweighting of one MCMC fit | {ms(sw['psis_20'])} | 20 compiled-once MCMC reruns "
+              f"| {ms(20 * sw['mcmc_rerun_per_setting'])} (20 x median of {sw['n_rerun']}) | "
+              f"{ratio(20 * sw['mcmc_rerun_per_setting'], sw['psis_20'])} faster | approximate: max k-hat "
+              f"{sw['psis_max_khat']:.2f}, max |median - exact| {sw['psis_max_abs_diff_median']:.3f}; the MCMC fit "
+              f"itself {ms(sw['mcmc_fit'])} |"]
+    if cl:
+        L += [f"| `python -m sclcmeta --help` | {ms(cl['help']['median'])} | `python -c 'import sclcmeta'` | "
+              f"{ms(cl['import_only']['median'])} | {ratio(cl['help']['median'], cl['import_only']['median'])} | "
+              "fresh process each; interpreter start included |",
+              f"| `python -m sclcmeta fit --data CSV --method exact` | {ms(cl['fit_exact']['median'])} | `--help` | "
+              f"{ms(cl['help']['median'])} | {ratio(cl['fit_exact']['median'], cl['help']['median'])} | 4 studies; "
+              "mostly imports (ArviZ, pandas, SciPy) |"]
+    if lk:
+        for r in lk["rows"]:
+            if "error" in r:
+                L.append(f"| k = {r['k']} random effects, {r['method']} | FAILED | | | | {r['error'][:150]} |")
+                continue
+            L.append(f"| k = {r['k']} random effects, {r['method']} | fit {ms(r['fit'])}, + pooled HR "
+                     f"{ms(r['fit_pooled'])}, + InferenceData {ms(r['with_idata'])} | peak RSS | "
+                     f"{r['maxrss_mb']:.0f} MB | | {r['rss_after_import_mb']:.0f} MB after imports; "
+                     f"{'nutpie 4 x 1000 draws' if r['method'] == 'mcmc' else '480-node grid'}; "
+                     f"HR {r['hr_median']:.3f} |")
+    L.append("")
+    return L
+
+
 def build_markdown(info, T, M, cfg, started, finished, load0, load1, wall) -> str:
     L = []
     mode = "QUICK (smoke run: fewer settings, report on the Q1 specs only)" if cfg["quick"] else "full"
@@ -754,6 +1095,7 @@ def build_markdown(info, T, M, cfg, started, finished, load0, load1, wall) -> st
         r = T.get(key, {})
         return r.get("error", "").splitlines()[0][:200] if "error" in r else None
 
+    L += perf_ratio_lines(T)
     rows = []   # case, measurement, time, per fit, ratio, cpu, py peak, rss, notes
 
     def add(case, what, time_, per, ratio, key, notes="", cpu=True):

@@ -31,7 +31,7 @@ _LAZY = {
     "load_prior_set": "priors", "parse_prior": "priors",
     "AnalysisSpec": "spec", "list_specs": "spec", "load_spec": "spec",
     "FitResult": "results",
-    "fit": "analyses", "run_spec": "analyses", "run_sensitivity": "analyses",
+    "fit": "analyses", "run_spec": "analyses", "run_sensitivity": "analyses", "sweep": "analyses",
     "build_report": "report",
 }
 

@@ -16,16 +16,18 @@ import contextlib
 import logging
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
-import xarray as xr
 
 from .engine.exact import ExactPosterior, solve_exact
 from .engine.gaussian import GaussianModel
 from .errors import ConvergenceWarning, SpecError
 from .priors import PriorSet
 from .vocabulary import DEFAULT_DRAWS, DEFAULT_TUNE, GATE, MAX_SEED, METHODS, SAMPLERS
+
+if TYPE_CHECKING:  # ArviZ takes seconds to import: loaded where InferenceData is built or read
+    import arviz as az
 
 
 
@@ -57,6 +59,8 @@ class Diagnostics:
 
 def check_convergence(idata: az.InferenceData, var_names: list[str], sampler: str) -> Diagnostics:
     """Apply the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences) to ``var_names``."""
+    import arviz as az
+
     post = idata.posterior
     rhat = az.rhat(post, var_names=var_names)
     ess = az.ess(post, var_names=var_names, method="bulk")
@@ -171,6 +175,8 @@ def _nutpie_trace_to_idata(trace, layout) -> az.InferenceData:
     Reading the few columns sclcmeta uses directly is about twice as fast as nutpie's generic
     conversion of every statistic, which matters when a prior sweep refits in a tenth of a second.
     """
+    import arviz as az
+
     import pyarrow as pa
 
     draws, stats = trace.get_arrow_trace()
@@ -195,19 +201,42 @@ def conditional_study_effects(model: GaussianModel, b: np.ndarray, sig: np.ndarr
     """Exact conditional draws of shrunken study effects and of a new study's effect.
 
     ``b`` (n, p) and ``sig`` (n, m) are posterior draws; returns ``theta`` (n, k) and ``theta_new`` (n,).
+    Given ``b`` and the variance parameters, ``theta = X b + delta`` with
+    ``delta ~ N(Su Sigma^-1 (y - X b), Su - Su Sigma^-1 Su)``. For diagonal models (independent
+    estimates) that is elementwise algebra on (n, k) arrays; only dense models (multi-arm networks,
+    shared cohorts) solve a (k, k) system per draw, in blocks of draws.
     """
     n, k = b.shape[0], model.k
-    Su = np.zeros((n, k, k))
-    for j, c in enumerate(model.components):
-        Su += (sig[:, j] ** 2)[:, None, None] * c.K[None]
-    Sigma = Su + model.S[None]
-    resid = model.y[None, :] - b @ model.X.T                         # (n, k)
-    sol = np.linalg.solve(Sigma, resid[..., None])[..., 0]          # Sigma^-1 (y - Xb)
-    mean = b @ model.X.T + np.einsum("nkl,nl->nk", Su, sol)
-    cov = Su - Su @ np.linalg.solve(Sigma, Su)
-    cov = 0.5 * (cov + np.swapaxes(cov, 1, 2)) + 1e-14 * np.eye(k)
-    L = np.linalg.cholesky(cov)
-    theta = mean + np.einsum("nkl,nl->nk", L, rng.standard_normal((n, k)))
+    z = rng.standard_normal((n, k))
+    if model.diagonal:
+        theta = np.empty((n, k))
+        s2 = model.s2
+        d = model.component_diagonals
+        step = max(1, (1 << 21) // max(k, 1))
+        for i in range(0, n, step):
+            sl = slice(i, i + step)
+            u = np.zeros((len(b[sl]), k))
+            for j, dj in enumerate(d):
+                u += (sig[sl, j] ** 2)[:, None] * dj[None, :]
+            a = u / (u + s2)                                         # Su Sigma^-1 (diagonal)
+            xb = b[sl] @ model.X.T
+            theta[sl] = xb + a * (model.y - xb) + np.sqrt(a * s2 + 1e-14) * z[sl]
+    else:
+        theta = np.empty((n, k))
+        step = max(1, (1 << 21) // max(k * k, 1))
+        for i in range(0, n, step):
+            sl = slice(i, i + step)
+            g = len(b[sl])
+            Su = np.zeros((g, k, k))
+            for j, c in enumerate(model.components):
+                Su += (sig[sl, j] ** 2)[:, None, None] * c.K[None]
+            Sigma = Su + model.S[None]
+            xb = b[sl] @ model.X.T
+            sol = np.linalg.solve(Sigma, (model.y[None, :] - xb)[..., None])[..., 0]   # Sigma^-1 (y - Xb)
+            mean = xb + np.einsum("nkl,nl->nk", Su, sol)
+            cov = Su - Su @ np.linalg.solve(Sigma, Su)
+            cov = 0.5 * (cov + np.swapaxes(cov, 1, 2)) + 1e-14 * np.eye(k)
+            theta[sl] = mean + np.einsum("nkl,nl->nk", np.linalg.cholesky(cov), z[sl])
     pred_var = sum(c.predictive_weight * sig[:, j] ** 2 for j, c in enumerate(model.components)) \
         if model.components else np.zeros(n)
     theta_new = b @ model.x_new + np.sqrt(pred_var) * rng.standard_normal(n)
@@ -229,14 +258,25 @@ def _prior_draws(model: GaussianModel, priors: PriorSet, n: int, rng) -> dict[st
 
 
 def _log_likelihood(model: GaussianModel, b: np.ndarray, sig: np.ndarray) -> np.ndarray | None:
-    """Pointwise log likelihood of every estimate (independent estimates only; None otherwise)."""
+    """Pointwise log likelihood of every estimate (independent estimates only; None otherwise).
+
+    ``y_i ~ N(x_i' b, s_i^2 + sum_j sigma_j^2 K_j[i, i])`` in closed form, computed in place on one
+    (draws, k) array.
+    """
     if not model.diagonal:
         return None
-    from scipy import stats
-
-    sd = np.sqrt(model.se[None, :] ** 2 + sum(
-        (sig[:, j] ** 2)[:, None] * np.diag(c.K)[None, :] for j, c in enumerate(model.components)))
-    return stats.norm.logpdf(model.y[None, :], b @ model.X.T, sd)
+    v = np.broadcast_to(model.s2, (b.shape[0], model.k)).copy()
+    for j, dj in enumerate(model.component_diagonals):
+        v += (sig[:, j] ** 2)[:, None] * dj[None, :]
+    r = b @ model.X.T
+    np.subtract(model.y[None, :], r, out=r)
+    np.multiply(r, r, out=r)
+    np.divide(r, v, out=r)
+    np.multiply(v, 2 * np.pi, out=v)
+    np.log(v, out=v)
+    np.add(r, v, out=r)
+    np.multiply(r, -0.5, out=r)
+    return r
 
 
 def _augment(idata: az.InferenceData, model: GaussianModel, priors: PriorSet, seed: int) -> az.InferenceData:
@@ -251,13 +291,17 @@ def _assemble(posterior: dict[str, np.ndarray], sample_stats: dict | None, model
     """The fit's InferenceData (one ``az.from_dict``) from posterior draws shaped (chain, draw, ...): posterior with
     study effects and the new-study prediction, posterior predictive, prior, observed and constant data,
     pointwise log likelihood and log prior."""
+    import arviz as az
+    import xarray as xr
+
     rng = np.random.default_rng(seed + 7919)
     nc, nd = posterior["b"].shape[:2]
     b = posterior["b"].reshape(nc * nd, -1)
     sig = np.stack([posterior[c.name].reshape(-1) for c in model.components], 1) if model.components \
         else np.zeros((nc * nd, 0))
     theta, theta_new = conditional_study_effects(model, b, sig, rng)
-    y_rep = theta + rng.standard_normal(theta.shape) @ np.linalg.cholesky(model.S).T   # y_rep ~ N(theta, S)
+    noise = rng.standard_normal(theta.shape)                                           # y_rep ~ N(theta, S)
+    y_rep = theta + (noise * model.se if model.diagonal else noise @ np.linalg.cholesky(model.S).T)
     posterior = {**posterior, "theta": theta.reshape(nc, nd, -1), "theta_new": theta_new.reshape(nc, nd)}
     groups = {"posterior": posterior,
               "posterior_predictive": {"y_obs": y_rep.reshape(nc, nd, -1)},
@@ -288,21 +332,47 @@ def _exact_draws(post: ExactPosterior, n: int, seed: int) -> dict[str, np.ndarra
 
 def exact_to_idata(post: ExactPosterior, n: int, seed: int) -> az.InferenceData:
     """Exact posterior as InferenceData (``n`` independent draws, one chain) for uniform outputs."""
+    import arviz as az
+
     return az.from_dict(posterior=_exact_draws(post, n, seed), coords={"coef": list(post.model.coef_names)},
                         dims={"b": ["coef"]})
 
 
 @dataclass
 class RawFit:
-    """What :func:`fit_model` returns to the results layer."""
+    """What :func:`fit_model` returns to the results layer.
+
+    ``idata`` may be given as the InferenceData itself or as a function building it: then it is built on
+    first access (and kept). Summaries of exact fits read the exact posterior and never build it, so an
+    exact fit costs its quadrature, not 4,000 draws and an xarray tree nobody reads.
+    """
 
     model: GaussianModel
     priors: PriorSet
     method: str
-    idata: az.InferenceData
+    idata: az.InferenceData = field(repr=False)
     diagnostics: Diagnostics
     exact: ExactPosterior | None = None
     seed: int = 1
+
+    @property
+    def idata_built(self) -> bool:
+        """True once the InferenceData exists (it is built lazily)."""
+        return not callable(self.__dict__.get("_idata"))
+
+
+def _get_idata(self: RawFit) -> az.InferenceData:
+    if callable(self.__dict__.get("_idata")):
+        self.__dict__["_idata"] = self.__dict__["_idata"]()
+    return self.__dict__["_idata"]
+
+
+def _set_idata(self: RawFit, value) -> None:
+    self.__dict__["_idata"] = value
+
+
+# a property installed after @dataclass, so __init__ and dataclasses.replace go through it
+RawFit.idata = property(_get_idata, _set_idata, doc="The fit's InferenceData (built on first access).")
 
 
 def _check_settings(*, draws, tune, chains, seed, method, sampler) -> None:
@@ -325,8 +395,8 @@ def fit_model(model: GaussianModel, priors: PriorSet, *, method: str = "exact", 
     _check_settings(draws=draws, tune=tune, chains=chains, seed=seed, method=method, sampler=sampler)
     if method == "exact":
         post = solve_exact(model, priors)
-        idata = _assemble(_exact_draws(post, exact_draws, seed), None, model, priors, seed)
-        return RawFit(model, priors, "exact", idata, Diagnostics("exact", sampler="exact"), post, seed)
+        build = lambda: _assemble(_exact_draws(post, exact_draws, seed), None, model, priors, seed)  # noqa: E731
+        return RawFit(model, priors, "exact", build, Diagnostics("exact", sampler="exact"), post, seed)
     if method != "mcmc":
         raise SpecError(f"unknown method {method!r}; use 'exact' or 'mcmc'.")
     idata = sample_posterior(model, priors, draws=draws, tune=tune, chains=chains, seed=seed, backend=sampler,
@@ -337,5 +407,5 @@ def fit_model(model: GaussianModel, priors: PriorSet, *, method: str = "exact", 
         warnings.warn(f"MCMC did not pass the convergence gate ({'; '.join(diag.problems)}); the result is "
                       "marked and must not be reported as an answer. Increase draws/tune or use method='exact'.",
                       ConvergenceWarning, stacklevel=2)
-    idata = _augment(idata, model, priors, seed)
-    return RawFit(model, priors, "mcmc", idata, diag, None, seed)
+    sampled = idata
+    return RawFit(model, priors, "mcmc", lambda: _augment(sampled, model, priors, seed), diag, None, seed)

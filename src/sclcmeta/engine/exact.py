@@ -13,6 +13,7 @@ multiplier ``lambda ~ Gamma(df/2, df/2)``, integrated by generalized Gauss-Lague
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,6 +31,68 @@ _N_LAGUERRE = 40
 
 
 _QTOL = 1e-13  # brentq x-tolerance, relative to the marginal's scale: CDF error << 1e-6 in probability
+
+
+#: elements of a (settings, quantiles, components) block in the vectorized quantile search
+_QBLOCK = 1 << 22
+#: the quantile iteration stops after a step below this fraction of the SD: the error left is of order
+#: (1e-5)^3 (cubic convergence), below 1e-13 SD
+_NEWTON_TOL = 1e-5
+
+
+def mixture_quantiles(w: np.ndarray, m: np.ndarray, v: np.ndarray, q) -> np.ndarray:
+    """Quantiles ``q`` of many normal mixtures at once: row ``s`` is ``sum_g w[s,g] N(m[s,g], v[s,g])``.
+
+    Safeguarded Halley iteration (bisection inside the current bracket when a step leaves it) from the
+    normal approximation, stopping after a step below ``1e-5`` of the mixture's SD (cubic convergence:
+    the remaining error is of order 1e-15 SD), which is the accuracy of
+    :meth:`Mixture.quantile` (which calls it). Returns (settings, len(q)).
+    """
+    q = np.asarray(q, float)
+    S, G = w.shape
+    out = np.empty((S, len(q)))
+    step = max(1, _QBLOCK // max(G * len(q), 1))
+    for i in range(0, S, step):
+        sl = slice(i, i + step)
+        out[sl] = _quantiles_block(w[sl], m[sl], np.sqrt(v[sl]), q)
+    return out
+
+
+def _quantiles_block(w, m, s, q):
+    S, G = w.shape
+    nq = len(q)
+    mean = (w * m).sum(1)
+    sd = np.sqrt(np.maximum((w * ((m - mean[:, None]) ** 2 + s * s)).sum(1), 1e-300))
+    # flattened (setting, quantile) pairs; only the unconverged ones are evaluated in each iteration
+    rows = np.repeat(np.arange(S), nq)
+    qq = np.tile(q, S)
+    lo = (m - 10 * s).min(1)[rows]
+    hi = (m + 10 * s).max(1)[rows]
+    x = np.clip(mean[rows] + sd[rows] * special.ndtri(qq), lo, hi)      # normal approximation
+    tol = _NEWTON_TOL * sd[rows]
+    inv = 1.0 / (s * math.sqrt(2 * math.pi))
+    act = np.arange(len(x))
+    for _ in range(200):
+        if act.size == 0:
+            break
+        r = rows[act]
+        xa = x[act]
+        sr = s[r]
+        z = (xa[:, None] - m[r]) / sr
+        F = (w[r] * special.ndtr(z)).sum(1) - qq[act]
+        phi = w[r] * np.exp(-0.5 * z * z) * inv[r]
+        f = phi.sum(1)
+        df = -(phi * z / sr).sum(1)
+        lo[act] = np.where(F < 0, xa, lo[act])
+        hi[act] = np.where(F > 0, xa, hi[act])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = 2 * F * f / (2 * f * f - F * df)               # Halley's step (cubic convergence)
+        xn = xa - d
+        conv = (np.abs(d) <= tol[act]) | (F == 0) | (hi[act] - lo[act] <= tol[act])
+        bad = ~conv & (~np.isfinite(xn) | (xn <= lo[act]) | (xn >= hi[act]))
+        x[act] = np.where(F == 0, xa, np.where(bad, 0.5 * (lo[act] + hi[act]), xn))
+        act = act[~conv]
+    return x.reshape(S, nq)
 
 
 def _hdi_from(quantile, pdf, prob: float, boundary_density: float | None) -> tuple[float, float]:
@@ -53,7 +116,9 @@ def _hdi_from(quantile, pdf, prob: float, boundary_density: float | None) -> tup
     eps = 1e-12
 
     def g(a):
-        return d(q(a + prob)) - d(q(a))
+        lo, hi = np.asarray(quantile(np.array([a, a + prob])), float).ravel()
+        dl, dh = np.asarray(pdf(np.array([lo, hi])), float).ravel()
+        return dh - dl
 
     a_lo, a_hi = (0.0 if boundary_density is not None else eps), 1.0 - prob - eps
     g_lo, g_hi = g(a_lo), g(a_hi)
@@ -71,7 +136,7 @@ def _hdi_from(quantile, pdf, prob: float, boundary_density: float | None) -> tup
 class Mixture:
     """A univariate normal mixture ``sum_g w_g N(m_g, v_g)`` (one marginal posterior).
 
-    ``quantile`` inverts the CDF by root finding (``brentq``), so ``cdf(quantile(q))`` equals ``q``
+    ``quantile`` inverts the CDF by safeguarded Halley steps, so ``cdf(quantile(q))`` equals ``q``
     to about 1e-12 in probability, far into the tails; ``mode`` and ``hdi`` (shortest interval) are
     computed on the exact mixture density.
     """
@@ -122,52 +187,73 @@ class Mixture:
         s = np.sqrt(self.v)
         return float((self.m - 10 * s).min()), float((self.m + 10 * s).max())
 
-    @cached_property
-    def _table(self) -> tuple[np.ndarray, np.ndarray]:
-        """CDF on a coarse table (mean +/- 12 sd and the support ends): brackets for the root finder."""
-        lo, hi = self._support()
-        x = np.unique(np.clip(np.concatenate([[lo, hi], self.mean + self.sd * np.linspace(-12, 12, 97)]), lo, hi))
-        return x, self.cdf(x)
-
     def quantile(self, q):
-        """Quantiles by inverting the CDF with ``brentq`` (bracketed by a coarse CDF table)."""
-        from scipy.optimize import brentq
-
+        """Quantiles: the CDF inverted for every ``q`` at once (:func:`mixture_quantiles`: safeguarded Halley
+        steps; ``cdf(quantile(q)) = q`` to about 1e-13 in probability). Below the support's lower end
+        (``min(m - 10 sd)``) the end is returned, likewise above the upper end."""
         q = np.atleast_1d(np.asarray(q, float))
-        xt, ct = self._table
-        lo_s, hi_s = xt[0], xt[-1]
-        tol = _QTOL * max(self.sd, 1e-300)
-        out = np.empty(q.shape)
-        for i, qi in enumerate(q.ravel()):
-            if not np.isfinite(qi):
-                out.flat[i] = np.nan
-            elif qi <= ct[0]:
-                out.flat[i] = lo_s
-            elif qi >= ct[-1]:
-                out.flat[i] = hi_s
-            else:
-                j = int(np.searchsorted(ct, qi))  # ct[j-1] < qi <= ct[j]
-                a, b = xt[j - 1], xt[j]
-                out.flat[i] = b if ct[j] == qi else brentq(
-                    lambda x, qi=qi: float(self.cdf(x)[0]) - qi, a, b, xtol=tol, rtol=4 * np.finfo(float).eps, maxiter=200)
-        return out
+        flat = q.ravel()
+        lo_s, hi_s = self._support()
+        c_lo, c_hi = self.cdf(np.array([lo_s, hi_s]))
+        out = np.full(flat.shape, np.nan)
+        fin = np.isfinite(flat)
+        out[fin & (flat <= c_lo)] = lo_s
+        out[fin & (flat >= c_hi)] = hi_s
+        todo = np.flatnonzero(fin & (flat > c_lo) & (flat < c_hi))
+        if todo.size:
+            out[todo] = mixture_quantiles(self.w[None, :], self.m[None, :], self.v[None, :], flat[todo])[0]
+        return out.reshape(q.shape)
 
     def mode(self) -> float:
-        """Posterior mode: the largest density on a table, polished by root finding on the derivative."""
+        """Posterior mode: the local maxima of the density on a table, polished by root finding on its derivative."""
         from scipy.optimize import brentq
 
-        x = np.linspace(*np.asarray(self.quantile([1e-4, 1 - 1e-4])), 2001)
-        i = int(np.argmax(self.pdf(x)))
-        a, b = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
-        if self._dpdf(a) > 0 > self._dpdf(b):
-            return float(brentq(self._dpdf, a, b, xtol=_QTOL * max(self.sd, 1e-300), rtol=4 * np.finfo(float).eps))
-        return float(x[i])
+        x = np.linspace(*np.asarray(self.quantile([1e-4, 1 - 1e-4])), 257)
+        d = self.pdf(x)
+        peaks = [i for i in range(len(x)) if (i == 0 or d[i] >= d[i - 1]) and (i == len(x) - 1 or d[i] >= d[i + 1])]
+        peaks = sorted(peaks, key=lambda i: -d[i])[:3]
+        cand = []
+        for i in peaks:
+            a, b = x[max(i - 1, 0)], x[min(i + 1, len(x) - 1)]
+            if self._dpdf(a) > 0 > self._dpdf(b):
+                cand.append(float(brentq(self._dpdf, a, b, xtol=_QTOL * max(self.sd, 1e-300),
+                                         rtol=4 * np.finfo(float).eps)))
+            else:
+                cand.append(float(x[i]))
+        cand = np.asarray(cand)
+        return float(cand[np.argmax(self.pdf(cand))])
 
     def hdi(self, prob: float = 0.95) -> tuple[float, float]:
         """Shortest (highest-density) interval of probability ``prob`` (bayesmeta's "shortest" interval).
 
-        Assumes a unimodal density (what the normal-normal model gives); see :func:`_hdi_from`.
+        Assumes a unimodal density (what the normal-normal model gives). Newton's method on the two
+        conditions ``F(u) - F(l) = prob`` and ``f(u) = f(l)``, started at the equal-tailed interval;
+        if it does not converge to a valid interval, :func:`_hdi_from` (root finding on the lower tail
+        probability) decides.
         """
+        if not 0.0 < prob < 1.0:
+            raise ValueError(f"prob={prob!r} must be strictly between 0 and 1, e.g. 0.95.")
+        l, u = (float(v) for v in self.quantile([(1 - prob) / 2, (1 + prob) / 2]))
+        tol = _QTOL * max(self.sd, 1e-300)
+        for _ in range(50):
+            F = self.cdf(np.array([l, u]))
+            f = self.pdf(np.array([l, u]))
+            g1, g2 = F[1] - F[0] - prob, f[1] - f[0]
+            dl, du = self._dpdf(l), self._dpdf(u)
+            det = -f[0] * du + f[1] * dl              # Jacobian [[-f(l), f(u)], [-f'(l), f'(u)]]
+            if not (np.isfinite(det) and det != 0):
+                break
+            step_l = (du * g1 - f[1] * g2) / det
+            step_u = (dl * g1 - f[0] * g2) / det
+            l, u = l - step_l, u - step_u
+            if not (np.isfinite(l) and np.isfinite(u) and l < u):
+                break
+            if max(abs(step_l), abs(step_u)) <= tol:
+                F = self.cdf(np.array([l, u]))
+                f = self.pdf(np.array([l, u]))
+                if abs(F[1] - F[0] - prob) < 1e-11 and abs(f[1] - f[0]) <= 1e-9 * max(f.max(), 1e-300):
+                    return float(l), float(u)
+                break
         return _hdi_from(self.quantile, self.pdf, prob, None)
 
     def prob_below(self, x: float) -> float:
@@ -315,16 +401,28 @@ def _coef_priors(model: GaussianModel, priors: PriorSet) -> list[Prior]:
 class ExactPosterior:
     """Result of :func:`solve_exact`: mixtures for coefficients, predictions and study effects."""
 
-    def __init__(self, model, priors, nodes, weights, means, covs, theta_m, theta_v, comp_names):
+    def __init__(self, model, priors, nodes, weights, means, covs, comp_names):
         self.model = model
         self.priors = priors
         self.nodes = nodes            # (G, m) variance parameters at the grid nodes
         self.weights = weights        # (G,) posterior mass
         self.means = means            # (G, p) conditional posterior means of b
         self.covs = covs              # (G, p, p)
-        self.theta_m = theta_m        # (G, k) conditional means of the study effects
-        self.theta_v = theta_v        # (G, k) conditional variances
         self.component_names = comp_names
+
+    @cached_property
+    def _theta_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        return study_moments(self.model, self.nodes, self.means, self.covs)
+
+    @property
+    def theta_m(self) -> np.ndarray:
+        """(G, k) conditional means of the study effects (computed on first use)."""
+        return self._theta_moments[0]
+
+    @property
+    def theta_v(self) -> np.ndarray:
+        """(G, k) conditional variances of the study effects (computed on first use)."""
+        return self._theta_moments[1]
 
     def coef(self, j: int | str) -> Mixture:
         if isinstance(j, str):
@@ -345,6 +443,11 @@ class ExactPosterior:
         return self.linear(self.model.x_new, extra)
 
     def theta(self, i: int) -> Mixture:
+        """Shrunken effect of study ``i`` (a diagonal model computes this study's (G,) moments only)."""
+        if (self.model.diagonal and "_theta_moments" not in self.__dict__
+                and self.nodes.shape[0] * self.model.k > _BLOCK):   # large: this study's column only
+            m, v = study_moments(self.model, self.nodes, self.means, self.covs, slice(i, i + 1))
+            return Mixture(self.weights, m[:, 0], np.maximum(v[:, 0], 1e-300))
         return Mixture(self.weights, self.theta_m[:, i], np.maximum(self.theta_v[:, i], 1e-300))
 
     def variance_marginal(self, j: int | str) -> GridMarginal:
@@ -361,63 +464,195 @@ class ExactPosterior:
         """Exact draws (for plots and for the exact-vs-MCMC comparison)."""
         g = rng.choice(len(self.weights), size=n, p=self.weights)
         L = np.linalg.cholesky(self.covs[g] + 1e-15 * np.eye(self.model.p))
-        b = self.means[g] + np.einsum("nij,nj->ni", L, rng.standard_normal((n, self.model.p)))
+        b = self.means[g] + np.matmul(L, rng.standard_normal((n, self.model.p))[:, :, None])[:, :, 0]
         out = {name: self.nodes[g, j] for j, name in enumerate(self.component_names)}
         out["b"] = b
         return out
 
 
+@functools.lru_cache(maxsize=64)
 def _laguerre(df: float, n: int = _N_LAGUERRE):
     """Nodes/weights for E[f(lambda)], lambda ~ Gamma(shape=df/2, rate=df/2)."""
     a = df / 2.0
     x, w = special.roots_genlaguerre(n, a - 1.0)
     lam = x / a
     w = w / special.gamma(a)
-    return lam, w / w.sum()
+    lam, w = lam, w / w.sum()
+    lam.flags.writeable = False
+    w.flags.writeable = False
+    return lam, w
+
+
+#: elements of a (nodes, k) or (nodes, k, k) block evaluated at once (bounds memory for large k)
+_BLOCK = 1 << 21
+
+
+def log_scale_prior(family: str, params: dict, x: np.ndarray) -> np.ndarray:
+    """Log density of a heterogeneity prior at ``x``, in closed form (no scipy object per call).
+
+    ``params`` maps each hyperparameter to a number or an array broadcasting against ``x`` (the
+    prior sweep passes one row per setting). Agrees with :meth:`Prior.logpdf` (tested).
+    """
+    x = np.asarray(x, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if family == "half_normal":
+            s = params["scale"]
+            out = 0.5 * math.log(2.0 / math.pi) - np.log(s) - 0.5 * (x / s) ** 2
+        elif family == "half_cauchy":
+            s = params["scale"]
+            out = math.log(2.0 / math.pi) - np.log(s) - np.log1p((x / s) ** 2)
+        elif family == "exponential":
+            r = params["rate"]
+            out = np.log(r) - r * x
+        elif family == "uniform":
+            lo, hi = params["lower"], params["upper"]
+            return np.where((x >= lo) & (x <= hi), -np.log(np.asarray(hi, float) - lo), -np.inf)
+        elif family == "log_normal":
+            mu, sg = params["mu"], params["sigma"]
+            lt2 = np.log(x * x)
+            out = -0.5 * ((lt2 - mu) / sg) ** 2 - np.log(sg) - 0.5 * math.log(2 * math.pi) - lt2 + np.log(2 * x)
+            return np.where(x > 0, out, -np.inf)
+        else:
+            raise SpecError(f"{family}() is not a heterogeneity prior.")
+    return np.where(x >= 0, out, -np.inf)
+
+
+def likelihood_stats(model: GaussianModel, sig: np.ndarray):
+    """What the data contribute at variance parameters ``sig`` (G, m), independent of every prior.
+
+    Returns ``(logdet, ySy, P, r)``: ``log|Sigma|``, ``y' Sigma^-1 y``, ``X' Sigma^-1 X`` (G, p, p)
+    and ``X' Sigma^-1 y`` (G, p), with ``Sigma = S + sum_j sig_j^2 K_j``. Diagonal models use the
+    diagonals only ((G, k) work in blocks); dense ones factor each ``Sigma`` (blocks of nodes).
+    """
+    y, X = model.y, model.X
+    G, k, p = sig.shape[0], model.k, model.p
+    logdet, ySy = np.empty(G), np.empty(G)
+    P, r = np.empty((G, p, p)), np.empty((G, p))
+    if model.diagonal:
+        s2 = model.s2
+        d = model.component_diagonals
+        step = max(1, _BLOCK // max(k, 1))
+        for i in range(0, G, step):
+            sl = slice(i, i + step)
+            v = np.broadcast_to(s2, (len(sig[sl]), k)).copy()
+            for j, dj in enumerate(d):
+                v += (sig[sl, j] ** 2)[:, None] * dj[None, :]
+            iv = 1.0 / v
+            logdet[sl] = np.log(v).sum(1)
+            ySy[sl] = iv @ (y * y)
+            if p == 1 and np.all(X == 1.0):                     # intercept only: sums
+                P[sl, 0, 0] = iv.sum(1)
+                r[sl, 0] = iv @ y
+            else:                                               # batched BLAS products
+                P[sl] = np.matmul((iv[:, :, None] * X[None]).transpose(0, 2, 1), X)
+                r[sl] = (iv * y) @ X
+        return logdet, ySy, P, r
+    step = max(1, _BLOCK // max(k * k, 1))
+    Xy = np.concatenate([X, y[:, None]], axis=1)
+    for i in range(0, G, step):
+        sl = slice(i, i + step)
+        Sigma = np.broadcast_to(model.S, (len(sig[sl]), k, k)).copy()
+        for j, comp in enumerate(model.components):
+            Sigma += (sig[sl, j] ** 2)[:, None, None] * comp.K[None]
+        L = np.linalg.cholesky(Sigma)
+        logdet[sl] = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
+        sol = np.linalg.solve(Sigma, np.broadcast_to(Xy, (len(sig[sl]), k, p + 1)))   # Sigma^-1 [X y]
+        P[sl] = np.matmul(X.T, sol[:, :, :p])
+        r[sl] = np.matmul(y, sol[:, :, :p])
+        ySy[sl] = sol[:, :, p] @ y
+    return logdet, ySy, P, r
+
+
+def conditional(stats, m0: np.ndarray, prec0: np.ndarray):
+    """Marginal log likelihood and the Gaussian conditional posterior of ``b`` given the variance parameters.
+
+    ``stats`` from :func:`likelihood_stats` (leading shape ``...``); ``m0`` (p,) prior means and
+    ``prec0`` (..., p) prior precisions of ``b`` (diagonal). Returns ``loglik (...)``,
+    ``mean (..., p)``, ``cov (..., p, p)``. With ``p = 1`` everything is scalar algebra.
+    """
+    logdet, ySy, P, r = stats
+    p = P.shape[-1]
+    rhs = prec0 * m0 + r
+    m0P = (prec0 * m0 * m0).sum(-1)
+    logdetP0 = np.log(prec0).sum(-1)
+    if p == 1:
+        lam = P[..., 0, 0] + prec0[..., 0]
+        cov = (1.0 / lam)[..., None, None]
+        mean = rhs * cov[..., 0]
+        logdetLam = np.log(lam)
+    elif p == 0:
+        cov = np.zeros(P.shape)
+        mean = np.zeros(r.shape)
+        logdetLam = np.zeros(logdet.shape)
+    else:
+        Lam = np.broadcast_to(P, prec0.shape[:-1] + (p, p)).copy()
+        idx = np.arange(p)
+        Lam[..., idx, idx] += prec0
+        cov = np.linalg.inv(Lam)
+        mean = np.einsum("...ij,...j->...i", cov, rhs)
+        logdetLam = np.linalg.slogdet(Lam)[1]
+    mLm = (rhs * mean).sum(-1)
+    loglik = -0.5 * (logdet + ySy + m0P - mLm + logdetLam - logdetP0)
+    return loglik, mean, cov
+
+
+def _prior_precisions(cp: list[Prior], lam_var: np.ndarray | None, t_index: int | None, G: int) -> tuple:
+    """Prior means (p,) and precisions (G, p) of ``b``; the Student-t coefficient's precision is scaled by ``lam``."""
+    p = len(cp)
+    m0 = np.array([pr["mean"] for pr in cp]) if p else np.zeros(0)
+    prec0 = np.empty((G, p))
+    for j, pr in enumerate(cp):
+        sd = pr["sd"] if pr.family == "normal" else pr["scale"]
+        prec0[:, j] = (lam_var if (lam_var is not None and j == t_index) else 1.0) / sd**2
+    return m0, prec0
 
 
 def _evaluate(model: GaussianModel, priors: PriorSet, sig: np.ndarray, lam_var: np.ndarray | None,
               t_index: int | None):
-    """Log posterior (unnormalised, over sigma) and conditional moments at grid nodes ``sig`` (G, m).
+    """Log marginal likelihood (over sigma) and conditional moments of ``b`` at grid nodes ``sig`` (G, m).
 
-    ``lam_var`` multiplies the prior variance of coefficient ``t_index`` (scale mixture); it is a
+    ``lam_var`` multiplies the prior precision of coefficient ``t_index`` (scale mixture); it is a
     per-node value (G,), and its quadrature weight is applied by the caller.
     """
-    y, X, S = model.y, model.X, model.S
-    G, k, p = sig.shape[0], model.k, model.p
-    Sigma = np.broadcast_to(S, (G, k, k)).copy()
-    Su = np.zeros((G, k, k))
-    for j, comp in enumerate(model.components):
-        Su += (sig[:, j] ** 2)[:, None, None] * comp.K[None]
-    Sigma += Su
-    L = np.linalg.cholesky(Sigma)
-    logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
-    Sinv = np.linalg.inv(Sigma)
-    cp = _coef_priors(model, priors)
-    m0 = np.array([pr["mean"] for pr in cp]) if p else np.zeros(0)
-    prec0 = np.zeros((G, p, p))
-    for j, pr in enumerate(cp):
-        sd = pr["sd"] if pr.family == "normal" else pr["scale"]
-        v = sd**2
-        prec0[:, j, j] = 1.0 / (v / lam_var if (lam_var is not None and j == t_index) else v)
-    XtSi = np.einsum("ki,gkl->gil", X, Sinv)          # (G, p, k)
-    Lam = prec0 + XtSi @ X                              # (G, p, p)
-    rhs = (prec0 @ m0) + XtSi @ y                       # (G, p)
-    cov = np.linalg.inv(Lam)
-    mean = np.einsum("gij,gj->gi", cov, rhs)
-    ySy = np.einsum("k,gkl,l->g", y, Sinv, y)
-    mLm = np.einsum("gi,gij,gj->g", mean, Lam, mean)
-    m0P = np.einsum("i,gij,j->g", m0, prec0, m0)
-    _, logdetLam = np.linalg.slogdet(Lam)
-    logdetP0 = np.log(np.diagonal(prec0, axis1=1, axis2=2)).sum(1)
-    loglik = -0.5 * (logdet + ySy + m0P - mLm + logdetLam - logdetP0)
-    # shrunken study effects theta = X b + delta, delta | b, y ~ N(Su Sinv (y - X b), Su - Su Sinv Su)
-    SuSi = Su @ Sinv
-    SSi = np.einsum("kl,glm->gkm", S, Sinv)
-    A = SSi @ X                                          # (G, k, p)
-    th_m = np.einsum("gkl,l->gk", SuSi, y) + np.einsum("gkp,gp->gk", A, mean)
-    th_v = np.diagonal(Su - SuSi @ Su, axis1=1, axis2=2) + np.einsum("gkp,gpq,gkq->gk", A, cov, A)
-    return loglik, mean, cov, th_m, th_v
+    m0, prec0 = _prior_precisions(_coef_priors(model, priors), lam_var, t_index, sig.shape[0])
+    return conditional(likelihood_stats(model, sig), m0, prec0)
+
+
+def study_moments(model: GaussianModel, nodes: np.ndarray, means: np.ndarray, covs: np.ndarray,
+                  columns=slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    """Conditional means and variances of the shrunken study effects ``theta`` at every grid node.
+
+    ``theta = X b + delta`` with ``delta | b, y ~ N(Su Sigma^-1 (y - X b), Su - Su Sigma^-1 Su)``. For
+    diagonal models ``columns`` picks the studies (only those are computed: (G, len(columns)));
+    dense models compute all studies in blocks of nodes.
+    """
+    y, X, k = model.y, model.X, model.k
+    if model.diagonal:
+        cols = np.arange(k)[columns]
+        s2 = model.s2[cols]
+        u = np.zeros((nodes.shape[0], len(cols)))
+        for j, dj in enumerate(model.component_diagonals):
+            u += (nodes[:, j] ** 2)[:, None] * dj[cols][None, :]
+        a = s2 / (s2 + u)                                   # S Sigma^-1 (diagonal)
+        Xc = X[cols]
+        th_m = (1 - a) * y[cols] + a * (means @ Xc.T)
+        th_v = u * a + a * a * np.einsum("kp,gpq,kq->gk", Xc, covs, Xc)
+        return th_m, th_v
+    G = nodes.shape[0]
+    th_m, th_v = np.empty((G, k)), np.empty((G, k))
+    step = max(1, _BLOCK // max(k * k, 1))
+    for i in range(0, G, step):
+        sl = slice(i, i + step)
+        g = len(nodes[sl])
+        Su = np.zeros((g, k, k))
+        for j, comp in enumerate(model.components):
+            Su += (nodes[sl, j] ** 2)[:, None, None] * comp.K[None]
+        Sinv = np.linalg.inv(Su + model.S[None])
+        SuSi = Su @ Sinv
+        A = np.einsum("kl,glm->gkm", model.S, Sinv) @ X        # (g, k, p)
+        th_m[sl] = np.einsum("gkl,l->gk", SuSi, y) + np.einsum("gkp,gp->gk", A, means[sl])
+        th_v[sl] = np.diagonal(Su - SuSi @ Su, axis1=1, axis2=2) + np.einsum("gkp,gpq,gkq->gk", A, covs[sl], A)
+    return th_m[:, columns], th_v[:, columns]
 
 
 def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: int,
@@ -459,7 +694,7 @@ def _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n)
         sig = np.stack([m.ravel() for m in mesh], axis=1)
         wmesh = np.meshgrid(*widths, indexing="ij")
         width = np.prod(np.stack([m.ravel() for m in wmesh], 1), 1)
-        logprior = sum(pr.logpdf(sig[:, j]) for j, pr in enumerate(vpriors))
+        logprior = sum(log_scale_prior(pr.family, dict(pr.params), sig[:, j]) for j, pr in enumerate(vpriors))
     else:
         sig = np.zeros((1, 0))
         width = np.ones(1)
@@ -469,32 +704,40 @@ def _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n)
     sig_r = np.repeat(sig, len(lam), axis=0)
     lam_r = np.tile(lam, G0)
     logw_lam = np.tile(np.log(lam_w), G0)
-    ll, mean, cov, thm, thv = _evaluate(model, priors, sig_r, lam_r if t_idx else None, t_idx[0] if t_idx else None)
+    ll, mean, cov = _evaluate(model, priors, sig_r, lam_r if t_idx else None, t_idx[0] if t_idx else None)
     with np.errstate(divide="ignore"):
         lp = ll + np.repeat(logprior + np.log(width), len(lam)) + logw_lam
     lp = np.where(np.isfinite(lp), lp, -np.inf)
     w = np.exp(lp - lp.max())
     w /= w.sum()
-    return sig_r, w, mean, cov, thm, thv
+    return sig_r, w, mean, cov
 
 
 def _refined_ranges(sig: np.ndarray, w: np.ndarray, m: int) -> list[tuple[float, float, float]]:
-    """Per variance parameter: the range holding all but 1e-7 / 1e-9 of the first pass's mass, and a step."""
+    """Per variance parameter: the range holding all but 1e-7 / 1e-9 of the first pass's mass, and a step.
+
+    Read from the marginal mass at each distinct first-pass node (so repeated nodes -- the Student-t
+    mixing nodes, the other axes of a product grid -- count once, in a well-defined order); the
+    vectorized prior sweep (:mod:`sclcmeta.engine.sweep`) applies the same rule to many settings at once.
+    """
     ranges = []
     for j in range(m):
-        order = np.argsort(sig[:, j])
-        c = np.cumsum(w[order])
-        xs = sig[order, j]
-        lo = xs[np.searchsorted(c, 1e-7)]
-        hi_i = min(np.searchsorted(c, 1 - 1e-9) + 1, len(xs) - 1)
-        hi = xs[hi_i]
-        ux = np.unique(xs)
-        # widen to the neighbouring first-pass nodes so no mass is cut off
-        lo = 0.0 if lo <= ux[1] else ux[max(np.searchsorted(ux, lo) - 1, 0)]
-        hi = ux[min(np.searchsorted(ux, hi) + 1, len(ux) - 1)]
-        q10 = xs[np.searchsorted(c, 0.1)]
-        ranges.append((lo, max(hi, lo + 1e-9), max(q10 - lo, (hi - lo) * 1e-4, 1e-9)))
+        ux, inv = np.unique(sig[:, j], return_inverse=True)
+        c = np.cumsum(np.bincount(inv, weights=w, minlength=len(ux)))
+        ranges.append(_range_from_cdf(ux, c))
     return ranges
+
+
+def _range_from_cdf(ux: np.ndarray, c: np.ndarray) -> tuple[float, float, float]:
+    """(lo, hi, knee) of the refined grid from first-pass nodes ``ux`` (increasing) and their cumulative mass."""
+    n = len(ux)
+    i_lo = min(int(np.searchsorted(c, 1e-7)), n - 1)
+    i_hi = min(int(np.searchsorted(c, 1 - 1e-9)) + 1, n - 1)
+    # widen to the neighbouring first-pass nodes so no mass is cut off
+    lo = 0.0 if i_lo <= 1 else float(ux[i_lo - 1])
+    hi = float(ux[min(i_hi + 1, n - 1)])
+    q10 = float(ux[min(int(np.searchsorted(c, 0.1)), n - 1)])
+    return lo, max(hi, lo + 1e-9), max(q10 - lo, (hi - lo) * 1e-4, 1e-9)
 
 
 def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
@@ -511,7 +754,7 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
     >>> m = GaussianModel.random_effects([-0.3, -0.1, -0.5], [0.2, 0.15, 0.25])
     >>> post = solve_exact(m, default_prior_set())
     >>> round(float(post.coef("mu").quantile(0.5)[0]), 2)
-    -0.24
+    -0.26
     """
     comps = model.components
     if len(comps) > 3:
@@ -537,10 +780,9 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
 
     if comps:
         sig, w, *_ = run([(None, None, None)] * len(comps), _N_FIRST)
-        sig, w, mean, cov, thm, thv = run(_refined_ranges(sig, w, len(vpriors)), _N_FINAL[len(comps)])
+        sig, w, mean, cov = run(_refined_ranges(sig, w, len(vpriors)), _N_FINAL[len(comps)])
     else:
-        sig, w, mean, cov, thm, thv = run([], 1)
+        sig, w, mean, cov = run([], 1)
     keep = w > 1e-16 * w.max()
     names = tuple(c.name for c in comps)
-    return ExactPosterior(model, priors, sig[keep], w[keep] / w[keep].sum(), mean[keep], cov[keep],
-                          thm[keep], thv[keep], names)
+    return ExactPosterior(model, priors, sig[keep], w[keep] / w[keep].sum(), mean[keep], cov[keep], names)

@@ -25,6 +25,12 @@ import numpy as np
 from ..errors import SpecError
 
 
+def _is_diagonal(m: np.ndarray) -> bool:
+    """True when the square matrix ``m`` has no non-zero entry off its diagonal (no k x k temporary)."""
+    m = np.asarray(m)
+    return int(np.count_nonzero(m)) == int(np.count_nonzero(np.diagonal(m)))
+
+
 @dataclass(frozen=True)
 class Component:
     """A variance component ``sigma^2 K`` with its prior role (``tau``, ``omega``, ``class_sd``)."""
@@ -63,7 +69,10 @@ class GaussianModel:
         X = np.asarray(self.X, float).reshape(k, -1)
         if S.shape != (k, k):
             raise SpecError(f"sampling covariance must be {k}x{k}; got {S.shape}.")
-        if not np.allclose(S, S.T) or np.any(np.linalg.eigvalsh(S) <= 0):
+        diagonal = all(_is_diagonal(m) for m in [S] + [np.asarray(c.K) for c in self.components])
+        # a diagonal S is positive definite when its diagonal is; only a dense one needs a factorization
+        if (np.any(np.diag(S) <= 0) if _is_diagonal(S) else
+                (not np.allclose(S, S.T) or np.any(np.linalg.eigvalsh(S) <= 0))):
             raise SpecError("the sampling covariance of the estimates is not positive definite; check SEs and "
                             "the shared-arm covariances of multi-arm studies.")
         if len(self.coef_names) != X.shape[1] or len(self.coef_roles) != X.shape[1]:
@@ -72,6 +81,10 @@ class GaussianModel:
             raise SpecError(f"the design is not identifiable: columns {', '.join(self.coef_names)} of the "
                             f"{k} estimates are collinear (too few studies for the covariates, or a treatment "
                             "disconnected from the network).")
+        object.__setattr__(self, "_diagonal", diagonal)
+        # diagonals of S and of every K_j, read by the solvers of diagonal models (vectors of length k)
+        object.__setattr__(self, "_s2", np.diag(S).copy())
+        object.__setattr__(self, "_kdiag", tuple(np.diag(np.asarray(c.K, float)).copy() for c in self.components))
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "S", S)
         object.__setattr__(self, "X", X)
@@ -92,14 +105,27 @@ class GaussianModel:
         return self.X.shape[1]
 
     @property
-    def se(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.S))
+    def diagonal(self) -> bool:
+        """True when S and every K_j are diagonal (independent estimates, ordinary random effects).
+
+        Decided once at construction; the solvers then work with the diagonals only (vectors of length
+        ``k``), so no ``(k, k)`` algebra is done per grid node or per draw.
+        """
+        return self._diagonal
 
     @property
-    def diagonal(self) -> bool:
-        """True when S and every K_j are diagonal (independent estimates, ordinary random effects)."""
-        mats = [self.S] + [c.K for c in self.components]
-        return all(np.count_nonzero(m - np.diag(np.diag(m))) == 0 for m in mats)
+    def s2(self) -> np.ndarray:
+        """Sampling variances (the diagonal of ``S``)."""
+        return self._s2
+
+    @property
+    def component_diagonals(self) -> tuple[np.ndarray, ...]:
+        """The diagonal of every ``K_j`` (all a diagonal model's solvers need of them)."""
+        return self._kdiag
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(self._s2)
 
     def with_sampling_variance_scaled(self, mask, factor: float) -> "GaussianModel":
         """A copy whose estimates in ``mask`` have their sampling covariance multiplied by ``factor``."""

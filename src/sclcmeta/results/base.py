@@ -11,14 +11,16 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
 from ..errors import SpecError
 from ..fitting import Diagnostics, RawFit
+
+if TYPE_CHECKING:
+    import arviz as az
 
 #: Columns of the summary table (design note), in order.
 SUMMARY_COLUMNS = [
@@ -79,20 +81,28 @@ class DrawsMarginal:
         if x.size < 10:
             return float("nan")
         x = x[x <= np.quantile(x, 0.99)]
+        import arviz as az
+
         grid, dens = az.kde(x)
         return float(grid[int(np.argmax(dens))])
 
     def hdi(self, prob: float = 0.95) -> tuple[float, float]:
         """Shortest interval holding ``prob`` of the draws (:func:`arviz.hdi`)."""
+        import arviz as az
+
         lo, hi = np.asarray(az.hdi(self.flat, hdi_prob=prob), float).ravel()[:2]
         return float(lo), float(hi)
 
     @property
     def r_hat(self) -> float:
+        import arviz as az
+
         return float(az.rhat(self.draws)) if self.draws.ndim == 2 and self.draws.shape[0] > 1 else float("nan")
 
     @property
     def ess_bulk(self) -> float:
+        import arviz as az
+
         return float(az.ess(self.draws, method="bulk")) if self.draws.ndim == 2 else float("nan")
 
 
