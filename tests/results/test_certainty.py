@@ -144,8 +144,8 @@ def _rob_frame(judgements: dict[str, str]) -> RiskOfBias:
 
 
 def test_the_weight_share_rule_on_a_real_fit_with_a_hand_built_risk_of_bias_table(evidence):
-    # Q5 OS with its second-hand cohort: three estimates, none with half the weight
-    q1_os = sm.run_spec(sm.load_spec("q5_any_ici_os").with_evidence(second_hand=True), evidence, method="exact")
+    # Q5 PFS with its second-hand cohort: three estimates, none with half the weight
+    q1_os = sm.run_spec(sm.load_spec("q5_any_ici_pfs").with_evidence(second_hand=True), evidence, method="exact")
     ids = list(q1_os.effects.data["id"])
     w = contributions(q1_os)
     heaviest = ids[int(np.argmax(w))]
