@@ -23,6 +23,7 @@ from scipy import special
 from ..errors import SpecError
 from ..priors import Prior, PriorSet
 from .gaussian import GaussianModel
+from .reference_priors import check_propriety, variance_logprior
 
 _N_FIRST = 96
 _N_FINAL = {1: 480, 2: 110, 3: 36}
@@ -394,9 +395,11 @@ def _evaluate(model: GaussianModel, priors: PriorSet, sig: np.ndarray, lam_var: 
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
     Sinv = np.linalg.inv(Sigma)
     cp = _coef_priors(model, priors)
-    m0 = np.array([pr["mean"] for pr in cp]) if p else np.zeros(0)
+    m0 = np.array([0.0 if pr.family == "flat" else pr["mean"] for pr in cp]) if p else np.zeros(0)
     prec0 = np.zeros((G, p, p))
     for j, pr in enumerate(cp):
+        if pr.family == "flat":   # improper uniform: zero prior precision (its constant drops out below)
+            continue
         sd = pr["sd"] if pr.family == "normal" else pr["scale"]
         v = sd**2
         prec0[:, j, j] = 1.0 / (v / lam_var if (lam_var is not None and j == t_index) else v)
@@ -409,7 +412,8 @@ def _evaluate(model: GaussianModel, priors: PriorSet, sig: np.ndarray, lam_var: 
     mLm = np.einsum("gi,gij,gj->g", mean, Lam, mean)
     m0P = np.einsum("i,gij,j->g", m0, prec0, m0)
     _, logdetLam = np.linalg.slogdet(Lam)
-    logdetP0 = np.log(np.diagonal(prec0, axis1=1, axis2=2)).sum(1)
+    proper = np.array([pr.family != "flat" for pr in cp], bool)
+    logdetP0 = np.log(np.diagonal(prec0, axis1=1, axis2=2)[:, proper]).sum(1)
     loglik = -0.5 * (logdet + ySy + m0P - mLm + logdetLam - logdetP0)
     # shrunken study effects theta = X b + delta, delta | b, y ~ N(Su Sinv (y - X b), Su - Su Sinv Su)
     SuSi = Su @ Sinv
@@ -428,6 +432,8 @@ def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: 
     Refinement: nodes on [lo, hi] spaced evenly in ``log(x - lo + knee)``, so a heavy right tail and a
     mode near zero are both resolved (relative spacing about ``log(range / knee) / n``).
     """
+    if prior.family == "fixed":   # tau held at a value: one node
+        return np.array([prior["value"]]), np.ones(1)
     upper = prior["upper"] if prior.family == "uniform" else np.inf
     if lo is None:
         u = np.linspace(0.0, 1.0, n + 1)[:-1]
@@ -459,7 +465,7 @@ def _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n)
         sig = np.stack([m.ravel() for m in mesh], axis=1)
         wmesh = np.meshgrid(*widths, indexing="ij")
         width = np.prod(np.stack([m.ravel() for m in wmesh], 1), 1)
-        logprior = sum(pr.logpdf(sig[:, j]) for j, pr in enumerate(vpriors))
+        logprior = sum(variance_logprior(pr, sig[:, j], model) for j, pr in enumerate(vpriors))
     else:
         sig = np.zeros((1, 0))
         width = np.ones(1)
@@ -489,6 +495,9 @@ def _refined_ranges(sig: np.ndarray, w: np.ndarray, m: int) -> list[tuple[float,
         hi_i = min(np.searchsorted(c, 1 - 1e-9) + 1, len(xs) - 1)
         hi = xs[hi_i]
         ux = np.unique(xs)
+        if len(ux) == 1:          # a fixed value: nothing to refine
+            ranges.append((float(ux[0]), float(ux[0]), 1e-9))
+            continue
         # widen to the neighbouring first-pass nodes so no mass is cut off
         lo = 0.0 if lo <= ux[1] else ux[max(np.searchsorted(ux, lo) - 1, 0)]
         hi = ux[min(np.searchsorted(ux, hi) + 1, len(ux) - 1)]
@@ -523,8 +532,9 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
         raise SpecError("the exact solver handles a Student-t prior on one coefficient only; use normal priors "
                         "for the others or method = 'mcmc'.")
     for pr in cp:
-        if pr.family not in ("normal", "student_t"):
+        if pr.family not in ("normal", "student_t", "flat"):
             raise SpecError(f"coefficient prior {pr} is not an effect prior.")
+    check_propriety(model, priors)
     vpriors = [getattr(priors, c.prior_role) for c in comps]
     scale = float(np.std(model.y) + np.median(model.se))
     if t_idx:
