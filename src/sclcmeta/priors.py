@@ -531,6 +531,15 @@ def default_prior_set() -> PriorSet:
     )
 
 
+def reference_prior_set() -> PriorSet:
+    """bayesmeta's reference choice for data without a unit-free default: a flat (improper uniform) effect
+    prior and the Jeffreys prior for tau (both invariant to the units of the outcome; exact solver only, proper
+    for k >= 2). The default for mean differences, whose units the log-scale default set knows nothing about."""
+    return default_prior_set().replace(name="reference", effect="flat()", tau="jeffreys()",
+                                       description="Flat effect prior and Jeffreys tau prior (Röver 2020, bayesmeta); "
+                                                   "unit-free, the default for mean differences.")
+
+
 def list_prior_sets() -> list[PriorSet]:
     """Every bundled prior set in ``models/priors/``, default first."""
     from .paths import models_dir

@@ -272,7 +272,7 @@ class FitResult:
             else:
                 out.append(Quantity(role if role != "effect" else "coefficient", name, self.coef_marginal(name)))
         for c in m.components:
-            out.append(Quantity(c.name, "heterogeneity SD ({self.effect_scale.log_label})", self.variance_marginal(c.name), log_scale=False))
+            out.append(Quantity(c.name, f"heterogeneity SD ({self.effect_scale.log_label})", self.variance_marginal(c.name), log_scale=False))
         if m.components and "mu" in m.coef_names:
             out.append(Quantity("predictive", self.comparison + " (new cohort)", self.predictive_marginal()))
         for i, s in enumerate(m.studies):
