@@ -259,10 +259,52 @@ def _write_page(res, table, out: Path, **kw) -> None:
     write_fit_page(res, out, table=table, **kw)
 
 
+def _table_analyses(ev, data: str):
+    """Every (outcome, comparison) of a user's table, fitted pairwise (random effects, exact), with its warnings."""
+    import re
+    import warnings
+    from argparse import Namespace
+
+    from .analyses import fit
+
+    d = ev.data[ev.data["kind"] == "treatment_effect"]
+    results, notes = [], {}
+    for outcome in sorted(d["outcome"].unique()):
+        sub = d[d["outcome"] == outcome]
+        pairs = list(dict.fromkeys(tuple(sorted(p)) for p in zip(sub["treatment"], sub["comparator"])))
+        for pair in pairs:
+            first = sub[[tuple(sorted(p)) == pair for p in zip(sub["treatment"], sub["comparator"])]].iloc[0]
+            args = Namespace(data=data, outcome=outcome, treatment=[first["treatment"]],
+                             comparator=[first["comparator"]], prior=None)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                eff = _effects_from_csv(args, ev)
+                name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{outcome}_{first['treatment']}_vs_{first['comparator']}")
+                results.append(fit(eff, priors=_user_priors(args, eff.scale), method="exact", name=name))
+            notes[name] = list(dict.fromkeys(str(w.message) for w in caught
+                                             if w.category.__module__.startswith("sclcmeta")))
+            for n in notes[name]:
+                print(f"warning: {n}", file=sys.stderr)
+    if not results:
+        raise SclcmetaError(f"{data}: no treatment-effect estimates to analyse.")
+    return results, notes
+
+
 def _cmd_report(args) -> int:
     from .report import build_report
 
     evidence = _load_data(args) if args.data else None
+    if evidence is not None and evidence.minimal and args.models is None:
+        # a user's own review (minimal import format): the bundled analyses name the package's treatment nodes, so
+        # the report is one analysis per outcome and comparison of the user's table instead
+        from .report.fit_page import write_table_report
+
+        folder = _output_folder(args)
+        results, notes = _table_analyses(evidence, str(args.data))
+        with folder as out:
+            write_table_report(results, out, data=str(args.data), data_hash=evidence.data_hash, notes=notes)
+        print(f"report written to {folder.out}/report.html (and report.md, summary.csv, one folder per analysis)")
+        return 0
     out = build_report(Path(args.out), specs_dir=args.models, progress=not args.no_progress,
                        sensitivity=not args.no_sensitivity, evidence=evidence)
     print(f"report written to {out}/report.html (and report.md, summary.csv, one .nc per analysis)")
@@ -362,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="run every analysis in models/ on the bundled data and write the report",
                        description="Run every analysis spec in models/ on the bundled evidence and write report.html, "
-                                   "report.md, summary.csv and one NetCDF per analysis into --out (atomically).")
+                                   "report.md, summary.csv and one NetCDF per analysis into --out (atomically). With "
+                                   "--data holding your own review in the minimal import format: one analysis per "
+                                   "outcome and comparison of your table, each with its fit page.")
     r.add_argument("--out", default="sclcmeta-report",
                    help="output folder (default: sclcmeta-report); must be new, empty or an earlier sclcmeta report")
     r.add_argument("--models", default=None, help="folder of analysis specs (default: the bundled models/)")

@@ -169,3 +169,34 @@ def write_fit_page(res, out: str | Path, *, table: pd.DataFrame | None = None, d
     (out / "fit.html").write_text(_env(True).get_template("fit_page.html.j2").render(**ctx), encoding="utf-8")
     (out / "fit.md").write_text(_env(False).get_template("fit_page.md.j2").render(**ctx), encoding="utf-8")
     return written + [out / "fit.html", out / "fit.md"]
+
+
+def write_table_report(results: list, out: str | Path, *, data: str = "", data_hash: str = "",
+                       notes: dict | None = None) -> list[Path]:
+    """``sclcmeta report --data DIR`` on a user's own table: one fit page per analysed comparison (a subfolder
+    each, with its summary.csv, summary.json and posterior) and ``report.html`` / ``report.md`` linking them with
+    each headline; ``summary.csv`` holds every analysis's rows. ``notes`` maps an analysis name to its warnings."""
+    from ..results.export import fit_document
+    import json
+
+    out = Path(out)
+    notes = notes or {}
+    entries, tables = [], []
+    for res in results:
+        sub = out / res.name
+        sub.mkdir()
+        table = res.summary()
+        tables.append(table)
+        table.to_csv(sub / "summary.csv", index=False)
+        doc = fit_document(res, table, data=data, data_hash=data_hash, notes=notes.get(res.name, []))
+        (sub / "summary.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False),
+                                          encoding="utf-8")
+        res.to_netcdf(sub / f"{res.name}.nc")
+        write_fit_page(res, sub, table=table, data=data, data_hash=data_hash, notes=notes.get(res.name, []))
+        entries.append({"name": res.name, "title": f"{res.comparison} ({res.outcome}, {res.effect_scale.label})",
+                        "headline": headline(res), "notes": notes.get(res.name, []), "passed": res.passed})
+    pd.concat(tables, ignore_index=True).to_csv(out / "summary.csv", index=False)
+    ctx = {"entries": entries, "data": data, "data_hash": data_hash, "version": VERSION}
+    (out / "report.html").write_text(_env(True).get_template("index.html.j2").render(**ctx), encoding="utf-8")
+    (out / "report.md").write_text(_env(False).get_template("index.md.j2").render(**ctx), encoding="utf-8")
+    return [out / "report.html", out / "report.md", out / "summary.csv"]
