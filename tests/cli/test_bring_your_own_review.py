@@ -186,3 +186,15 @@ def test_sensitivity_on_a_users_table_reruns_it_under_every_prior_set(write_csv,
     settings = {r["setting"] for r in doc["rows"]}
     assert {"default", "vague", "sceptical", "leave out T1"} <= settings
     assert doc["header"]["analysis"] == "input" and doc["header"]["settings"] == len(doc["rows"])
+
+
+@pytest.mark.mcmc
+def test_mcmc_json_header_records_sampler_and_diagnostics_and_rows_keep_them(write_csv, capsys):
+    assert main(["fit", "--data", str(write_csv(DFS)), "--method", "mcmc", "--draws", "300", "--seed", "2",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    d = doc["header"]["diagnostics"]
+    assert doc["header"]["sampler"] == "nutpie" and d["sampler"] == "nutpie" and d["chains"] == 4 and d["draws"] == 300
+    assert d["passed"] == (d["r_hat"] <= 1.01 and d["ess_bulk"] >= 400 and d["divergences"] == 0)
+    pooled = next(r for r in doc["rows"] if r["quantity"] == "pooled")
+    assert pooled["r_hat"] is not None and pooled["r_hat"] <= d["r_hat"] + 1e-9

@@ -7,7 +7,6 @@ preferred) and logged, so a reader can see why each row is in and each alternati
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence

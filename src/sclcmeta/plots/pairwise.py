@@ -136,8 +136,12 @@ def plot_prior_posterior(res):
 
 def plot_sensitivity(table, title: str = "", ax=None):
     """Sensitivity forest: pooled HR and 95% CrI under every prior set and evidence choice."""
+    from ..vocabulary import effect_scale
+
     colors = {"prior": "tab:blue", "evidence": "tab:orange"}
     names = {"prior": "prior set", "evidence": "evidence choice"}
+    sc = effect_scale(table["scale"].iloc[0] if "scale" in table.columns and len(table) else None)
+    p_key = "prob_hr_below_1" if sc.ratio else "prob_hr_below_0"
     rows, failed = [], False
     for _, r in table.iterrows():
         kind = r.get("kind", "prior")
@@ -145,6 +149,6 @@ def plot_sensitivity(table, title: str = "", ax=None):
         failed |= bad
         rows.append(ForestRow.from_summary(
             str(r["setting"]), r, "estimate", color=colors.get(kind, "black"), legend=names.get(kind, str(kind)),
-            text=f"{fmt_hr(r['hr_median'], r['hr_q2.5'], r['hr_q97.5'])}  P<1 {r['prob_hr_below_1']:.2f}"
+            text=f"{fmt_hr(r['hr_median'], r['hr_q2.5'], r['hr_q97.5'])}  P<{sc.null:g} {r.get(p_key, float('nan')):.2f}"
                  + ("  [gate FAILED]" if bad else "")))
-    return forest(rows, title=title, xlabel="pooled hazard ratio", failed=failed, ax=ax)
+    return forest(rows, title=title, xlabel=f"pooled {sc.long}", failed=failed, ax=ax, linear=not sc.ratio)
