@@ -312,7 +312,7 @@ _GROUP_OF = {"effect": "effect", "beta": "effect", "bias": "effect", "tau": "sca
 def _check_group(name: str, prior: Prior, where: str) -> None:
     want = _GROUP_OF[name]
     if prior.group != want and prior.group != "any":
-        fams = [f for f, (g, _, _) in FAMILIES.items() if g == want]
+        fams = [f for f, (g, _, _) in FAMILIES.items() if g in (want, "any")]
         raise PriorError(f"{where}: {name} needs a {'real-line' if want == 'effect' else 'positive (scale)'} "
                          f"prior; got {prior}. Use one of {', '.join(fams)}.")
 
