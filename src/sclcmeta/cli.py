@@ -232,7 +232,7 @@ def _cmd_fit(args) -> int:
             (out / "summary.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False),
                                               encoding="utf-8")
             res.to_netcdf(out / f"{res.name}.nc")
-            _write_page(res, table, out, data=data, data_hash=ev.data_hash, notes=notes)
+            _write_page(res, table, out, shown=args.out, data=data, data_hash=ev.data_hash, notes=notes)
     if args.json:
         _print_json(doc)
     else:
@@ -246,12 +246,12 @@ def _cmd_fit(args) -> int:
     return 0
 
 
-def _write_page(res, table, out: Path, **kw) -> None:
+def _write_page(res, table, out: Path, shown: str, **kw) -> None:
     """fit.html / fit.md with the figures, for a pairwise result (networks and moderators: `sclcmeta report`)."""
     from .results import FitResult
 
     if type(res) is not FitResult:
-        print(f"note: {out}: the fit page covers pairwise analyses; summary.csv, summary.json and the posterior "
+        print(f"note: {shown}: the fit page covers pairwise analyses; summary.csv, summary.json and the posterior "
               "are written, and `sclcmeta report` draws network and moderator analyses.", file=sys.stderr)
         return
     from .report.fit_page import write_fit_page
