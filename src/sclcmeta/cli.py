@@ -18,14 +18,18 @@ EPILOG = """examples:
   sclcmeta data check                              validate the bundled tables, list flags
   sclcmeta data check my_review.csv                validate your own CSV (minimal import format)
   sclcmeta fit --data my_review.csv --method exact --json
+  sclcmeta fit --data my_review.csv --out my-fit      fit.html + fit.md with forest, density, prior-vs-posterior
+  sclcmeta fit --data my_or_review.csv --scale log_or  odds ratios (or a scale column in the CSV)
   sclcmeta fit q1_continuation_os --prior 'tau=half_cauchy(0.5)'
-  sclcmeta sensitivity models/q1_continuation_os.toml
+  sclcmeta fit --data my_review.csv --prior 'effect=flat()' --prior 'tau=jeffreys()'
+  sclcmeta sensitivity q1_continuation_os
+  sclcmeta sensitivity --data my_review.csv
 """
 
 
-def _json_rows(df):
-    """The table as JSON row objects (NaN -> null), by pandas."""
-    return json.loads(df.to_json(orient="records", double_precision=15))
+def _print_json(doc) -> None:
+    """A results document (:mod:`sclcmeta.results.export`: header object and a list of row objects)."""
+    print(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False))
 
 
 def _positive_int(text: str) -> int:
@@ -59,7 +63,7 @@ def _load_data(args):
         print(f"note: {n}", file=sys.stderr)
     for w in bundle.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    return read_bundle(bundle)
+    return read_bundle(bundle, scale=getattr(args, "scale", None))
 
 
 _OPEN_FOLDERS: list = []
@@ -81,7 +85,7 @@ def _cmd_data_check(args) -> int:
     from .evidence import read_evidence
 
     if args.csv:
-        ev = read_evidence([Path(p) for p in args.csv], nodes=args.nodes, studies=args.studies)
+        ev = read_evidence([Path(p) for p in args.csv], nodes=args.nodes, studies=args.studies, scale=args.scale)
     else:
         ev = read_evidence()
     print(ev)
@@ -121,7 +125,7 @@ def _parse_prior_args(items):
         name = name.strip()
         if not sep or name not in PRIOR_TARGETS:
             raise SclcmetaError(f"--prior {it!r}: write NAME=FAMILY(ARGS) with NAME one of {', '.join(PRIOR_TARGETS)}, "
-                                "e.g. --prior tau=half_normal(0.5).")
+                                "e.g. --prior 'tau=half_normal(0.5)' (quoted: the shell reads the brackets otherwise).")
         out[name] = parse_prior(text, where=f"--prior {name}")
     return out
 
@@ -147,59 +151,108 @@ def _effects_from_csv(args, ev):
                             source=str(args.data))
 
 
-def _cmd_fit(args) -> int:
-    from .analyses import fit, run_spec
-    from .evidence import read_evidence
+def _user_priors(args, scale: str):
+    """The priors of a fit on a user's table: the default set (reference priors for a mean difference) with the
+    --prior overrides; a note when a mean difference falls back on the reference priors."""
+    from .analyses.pairwise import priors_for_scale
+
+    over = _parse_prior_args(getattr(args, "prior", None))
+    if scale == "md" and not {"effect", "tau"} <= set(over):
+        print("note: mean differences have no unit-free default prior; using bayesmeta's reference priors (flat "
+              "effect, Jeffreys tau) for what --prior does not set (exact solver; needs k >= 2). Give "
+              "--prior 'effect=normal(0, S)' --prior 'tau=half_normal(T)' in your outcome's units to choose.",
+              file=sys.stderr)
+    return priors_for_scale(scale, over)
+
+
+def _table_scale(ev, outcome: str) -> str:
+    sc = sorted(set(ev.data.loc[ev.data["outcome"] == outcome, "scale"])) if "scale" in ev.data else ["log_hr"]
+    return sc[0] if len(sc) == 1 else "log_hr"   # several: select_estimates names the rows that mix
+
+
+def _fit_user_table(args, ev):
+    """``fit --data CSV`` without a spec: pool the table's comparison (or its network)."""
+    from .analyses import fit
     from .vocabulary import DEFAULT_DRAWS
+
+    model = args.model or "random_effects"
+    name = Path(args.data).stem
+    if model == "network":
+        from .analyses.network import fit_network_table
+
+        outcome = ev.outcome(args.outcome, where=str(args.data))
+        if _table_scale(ev, outcome) != "log_hr":
+            raise SclcmetaError(f"{args.data}: network analyses here pool log hazard ratios only; this table's "
+                                f"{outcome} estimates are on another scale. Fit them pairwise (without --model network).")
+        return fit_network_table(ev, _user_priors(args, "log_hr"), outcome=args.outcome, reference=args.reference,
+                                 effects=args.effects, method=args.method, seed=args.seed, draws=args.draws,
+                                 sampler=args.sampler, name=name, where=str(args.data))
+    eff = _effects_from_csv(args, ev)
+    return fit(eff, model=model, priors=_user_priors(args, eff.scale), method=args.method or "exact",
+               seed=1 if args.seed is None else args.seed,
+               draws=DEFAULT_DRAWS if args.draws is None else args.draws, sampler=args.sampler or "nutpie",
+               progress=args.progress, covariates=tuple(args.covariate or ()), name=name)
+
+
+def _fit_spec(args, ev):
+    from dataclasses import replace
+
+    from .analyses import run_spec
     from .spec import load_spec
 
+    spec = load_spec(args.spec)
     priors_over = _parse_prior_args(args.prior)
-    folder = _output_folder(args)
-    if args.spec:
-        spec = load_spec(args.spec)
-        if priors_over:
-            spec = spec.with_priors(spec.priors.replace(**priors_over))
-        inf = {k: v for k, v in (("method", args.method), ("seed", args.seed), ("draws", args.draws),
-                                 ("sampler", args.sampler)) if v is not None}
-        spec = spec.with_inference(**inf)
-        model_over = {k: v for k, v in (("type", args.model), ("effects", args.effects)) if v}
-        if model_over:
-            from dataclasses import replace
-            spec = replace(spec, model={**spec.model, **model_over})
-        ev = _load_data(args) if args.data else read_evidence()
-        res = run_spec(spec, ev, progress=args.progress)
-    else:
-        if not args.data:
-            raise SclcmetaError("fit: give a SPEC.toml or --data CSV (minimal import format: study, treatment, "
-                                "comparator, outcome, hr, ci_low, ci_high).")
-        ev = _load_data(args)
-        model = args.model or "random_effects"
-        from .priors import default_prior_set
-        ps = default_prior_set().replace(**priors_over) if priors_over else default_prior_set()
-        if model == "network":
-            from .analyses.network import fit_network_table
+    if priors_over:
+        spec = spec.with_priors(spec.priors.replace(**priors_over))
+    inf = {k: v for k, v in (("method", args.method), ("seed", args.seed), ("draws", args.draws),
+                             ("sampler", args.sampler)) if v is not None}
+    spec = spec.with_inference(**inf)
+    model_over = {k: v for k, v in (("type", args.model), ("effects", args.effects)) if v}
+    if model_over:
+        spec = replace(spec, model={**spec.model, **model_over})
+    return run_spec(spec, ev, progress=args.progress)
 
-            res = fit_network_table(ev, ps, outcome=args.outcome, reference=args.reference, effects=args.effects,
-                                    method=args.method, seed=args.seed, draws=args.draws, sampler=args.sampler,
-                                    name=Path(args.data).stem, where=str(args.data))
-        else:
-            eff = _effects_from_csv(args, ev)
-            res = fit(eff, model=model, priors=ps, method=args.method or "exact",
-                      seed=1 if args.seed is None else args.seed,
-                      draws=DEFAULT_DRAWS if args.draws is None else args.draws, sampler=args.sampler or "nutpie", progress=args.progress,
-                      covariates=tuple(args.covariate or ()), name=Path(args.data).stem)
+
+def _print_table(res, table) -> None:
+    """The summary for people: labels of the effect scale, MCMC diagnostics only for MCMC fits."""
+    from .report.fit_page import display_table
+
+    print(display_table(res, table).to_string(index=False, na_rep="", float_format=lambda x: f"{x:.3f}"))
+
+
+def _cmd_fit(args) -> int:
+    import warnings
+
+    from .evidence import read_evidence
+    from .results.export import fit_document
+
+    folder = _output_folder(args)
+    if not args.spec and not args.data:
+        raise SclcmetaError("fit: give a SPEC.toml or --data CSV (minimal import format: study, treatment, "
+                            "comparator, outcome, hr, ci_low, ci_high).")
+    ev = _load_data(args) if args.data else read_evidence()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = _fit_spec(args, ev) if args.spec else _fit_user_table(args, ev)
+    notes = list(dict.fromkeys(str(w.message) for w in caught if w.category.__module__.startswith("sclcmeta")))
+    for n in notes:
+        print(f"warning: {n}", file=sys.stderr)
+    notes += [f"assumption: {a}" for a in getattr(res, "assumptions", [])]
     table = res.summary()
+    data = str(args.data) if args.data else "bundled evidence (data/)"
+    doc = fit_document(res, table, data=data, data_hash=ev.data_hash, notes=notes)
     if folder is not None:
         with folder as out:
             table.to_csv(out / "summary.csv", index=False)
+            (out / "summary.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False),
+                                              encoding="utf-8")
             res.to_netcdf(out / f"{res.name}.nc")
+            _write_page(res, table, out, shown=args.out, data=data, data_hash=ev.data_hash, notes=notes)
     if args.json:
-        print(json.dumps(_json_rows(table), indent=1))
+        _print_json(doc)
     else:
         print(res)
-        cols = ["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8",
-                "median", "q2.5", "q97.5", "r_hat", "ess_bulk"]
-        print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        _print_table(res, table)
     for note in getattr(res, "assumptions", []):
         print(f"assumption: {note}", file=sys.stderr)
     if not res.passed:
@@ -208,10 +261,65 @@ def _cmd_fit(args) -> int:
     return 0
 
 
+def _write_page(res, table, out: Path, shown: str, **kw) -> None:
+    """fit.html / fit.md with the figures, for a pairwise result (networks and moderators: `sclcmeta report`)."""
+    from .results import FitResult
+
+    if type(res) is not FitResult:
+        print(f"note: {shown}: the fit page covers pairwise analyses; summary.csv, summary.json and the posterior "
+              "are written, and `sclcmeta report` draws network and moderator analyses.", file=sys.stderr)
+        return
+    from .report.fit_page import write_fit_page
+
+    write_fit_page(res, out, table=table, **kw)
+
+
+def _table_analyses(ev, data: str):
+    """Every (outcome, comparison) of a user's table, fitted pairwise (random effects, exact), with its warnings."""
+    import re
+    import warnings
+    from argparse import Namespace
+
+    from .analyses import fit
+
+    d = ev.data[ev.data["kind"] == "treatment_effect"]
+    results, notes = [], {}
+    for outcome in sorted(d["outcome"].unique()):
+        sub = d[d["outcome"] == outcome]
+        pairs = list(dict.fromkeys(tuple(sorted(p)) for p in zip(sub["treatment"], sub["comparator"])))
+        for pair in pairs:
+            first = sub[[tuple(sorted(p)) == pair for p in zip(sub["treatment"], sub["comparator"])]].iloc[0]
+            args = Namespace(data=data, outcome=outcome, treatment=[first["treatment"]],
+                             comparator=[first["comparator"]], prior=None)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                eff = _effects_from_csv(args, ev)
+                name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{outcome}_{first['treatment']}_vs_{first['comparator']}")
+                results.append(fit(eff, priors=_user_priors(args, eff.scale), method="exact", name=name))
+            notes[name] = list(dict.fromkeys(str(w.message) for w in caught
+                                             if w.category.__module__.startswith("sclcmeta")))
+            for n in notes[name]:
+                print(f"warning: {n}", file=sys.stderr)
+    if not results:
+        raise SclcmetaError(f"{data}: no treatment-effect estimates to analyse.")
+    return results, notes
+
+
 def _cmd_report(args) -> int:
     from .report import build_report
 
     evidence = _load_data(args) if args.data else None
+    if evidence is not None and evidence.minimal and args.models is None:
+        # a user's own review (minimal import format): the bundled analyses name the package's treatment nodes, so
+        # the report is one analysis per outcome and comparison of the user's table instead
+        from .report.fit_page import write_table_report
+
+        folder = _output_folder(args)
+        results, notes = _table_analyses(evidence, str(args.data))
+        with folder as out:
+            write_table_report(results, out, data=str(args.data), data_hash=evidence.data_hash, notes=notes)
+        print(f"report written to {folder.out}/report.html (and report.md, summary.csv, one folder per analysis)")
+        return 0
     out = build_report(Path(args.out), specs_dir=args.models, progress=not args.no_progress,
                        sensitivity=not args.no_sensitivity, evidence=evidence)
     print(f"report written to {out}/report.html (and report.md, summary.csv, one .nc per analysis)")
@@ -231,23 +339,53 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _spec_for_table(args, ev):
+    """An analysis spec for ``sensitivity --data CSV`` without a spec: the table's one comparison, random effects,
+    the default priors of its scale, the exact solver."""
+    from .spec import AnalysisSpec
+    from .vocabulary import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_TUNE
+
+    eff = _effects_from_csv(args, ev)
+    t, c = eff.treatment_label.split("/"), eff.comparator_label.split("/")
+    return AnalysisSpec(name=Path(args.data).stem, question="", title=f"{eff.treatment_label} vs {eff.comparator_label}",
+                        outcome=eff.outcome, evidence={"treatment": t, "comparator": c, "population": "*"},
+                        model={"type": "random_effects"}, priors=_user_priors(args, eff.scale),
+                        inference={"method": args.method or "exact", "sampler": "nutpie", "draws": DEFAULT_DRAWS,
+                                   "tune": DEFAULT_TUNE, "chains": DEFAULT_CHAINS, "seed": 1},
+                        path=str(args.data), comparison=f"{eff.treatment_label} vs {eff.comparator_label}"), eff.scale
+
+
 def _cmd_sensitivity(args) -> int:
     from .analyses import run_sensitivity
     from .plots import plot_sensitivity
+    from .results.export import sensitivity_document
     from .spec import load_spec
 
-    spec = load_spec(args.spec)
+    if not args.spec and not args.data:
+        raise SclcmetaError("sensitivity: give a SPEC.toml, or --data CSV to rerun your table's comparison under every "
+                            "prior set and leave-one-out.")
     folder = _output_folder(args)
     evidence = _load_data(args) if args.data else None
+    if args.spec:
+        spec = load_spec(args.spec)
+    else:
+        spec, scale = _spec_for_table(args, evidence)
+        if scale == "md" and not args.priors:
+            raise SclcmetaError(f"{args.data}: the bundled prior sets are on the log-ratio scale and mean no more for a "
+                                "mean difference than its units allow; give prior sets written for your outcome's "
+                                "units with --priors P.toml ...")
     sens = run_sensitivity(spec, prior_files=args.priors or None, evidence_choices=not args.priors_only,
                            progress=not args.json, method=args.method, evidence=evidence)
+    doc = sensitivity_document(sens, data=str(args.data or "bundled evidence (data/)"))
     if folder is not None:
         with folder as out:
             sens.table.to_csv(out / f"sensitivity_{spec.name}.csv", index=False)
-            plot_sensitivity(sens.table, title=f"{spec.name}: sensitivity of the pooled HR").savefig(
+            (out / f"sensitivity_{spec.name}.json").write_text(json.dumps(doc, indent=1, allow_nan=False),
+                                                               encoding="utf-8")
+            plot_sensitivity(sens.table, title=f"{spec.name}: sensitivity of the pooled effect").savefig(
                 out / f"sensitivity_{spec.name}.png", dpi=120, bbox_inches="tight")
     if args.json:
-        print(json.dumps(_json_rows(sens.table), indent=1))
+        _print_json(doc)
     else:
         print(sens)
     return 0
@@ -259,6 +397,14 @@ def _add_data_args(p) -> None:
                    "evidence.csv with studies.csv / nodes.csv")
     p.add_argument("--studies", help="study table (which cohorts share patients); default: studies.csv beside --data")
     p.add_argument("--nodes", help="treatment-node table; default: nodes.csv beside --data")
+
+
+def _add_scale_arg(p) -> None:
+    from .vocabulary import SCALES
+
+    p.add_argument("--scale", choices=list(SCALES),
+                   help="effect scale of rows without a scale column: log_hr (default), log_or, log_rr, md (mean "
+                        "difference); ratios are reported exponentiated (HR/OR/RR), an MD as it is")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,7 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="run every analysis in models/ on the bundled data and write the report",
                        description="Run every analysis spec in models/ on the bundled evidence and write report.html, "
-                                   "report.md, summary.csv and one NetCDF per analysis into --out (atomically).")
+                                   "report.md, summary.csv and one NetCDF per analysis into --out (atomically). With "
+                                   "--data holding your own review in the minimal import format: one analysis per "
+                                   "outcome and comparison of your table, each with its fit page.")
     r.add_argument("--out", default="sclcmeta-report",
                    help="output folder (default: sclcmeta-report); must be new, empty or an earlier sclcmeta report")
     r.add_argument("--models", default=None, help="folder of analysis specs (default: the bundled models/)")
@@ -298,12 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--draws", type=_positive_int, help="MCMC draws per chain (default 4000, after 1000 tuning draws)")
     f.add_argument("--seed", type=_seed, help="random seed")
     f.add_argument("--outcome", help="outcome label when the CSV has several (OS, PFS, DFS, EFS, TTP, ...)")
+    _add_scale_arg(f)
     f.add_argument("--treatment", nargs="+", help="treatment node(s) when the CSV has several comparisons")
     f.add_argument("--comparator", nargs="+", help="comparator node(s)")
     f.add_argument("--reference", help="network: reference treatment")
     f.add_argument("--covariate", action="append", help="meta-regression covariate column (repeatable)")
-    f.add_argument("--out", help="write summary.csv and the NetCDF posterior here")
-    f.add_argument("--json", action="store_true", help="print the summary table as JSON rows")
+    f.add_argument("--out", help="write fit.html and fit.md (forest, density, prior-vs-posterior plots), summary.csv, "
+                                 "summary.json and the NetCDF posterior here")
+    f.add_argument("--json", action="store_true", help="print the summary as JSON: a header object (version, priors, "
+                                                       "method, sampler, diagnostics) and the rows")
     f.add_argument("--progress", action="store_true", help="show the sampler's progress bar")
     f.set_defaults(func=_cmd_fit)
 
@@ -312,11 +463,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "evidence choices (matched vs adjusted vs unadjusted; leave one cohort out; "
                                    "observational evidence down-weighted); priors and estimates are data, so nothing "
                                    "is recompiled.")
-    s.add_argument("spec", help="analysis spec (TOML)")
+    s.add_argument("spec", nargs="?", help="analysis spec (TOML or a bundled name); without it, --data CSV: your "
+                                           "table's one comparison, random effects")
     s.add_argument("--priors", nargs="+", help="prior-set TOML files (default: all in models/priors/)")
     s.add_argument("--priors-only", action="store_true", help="skip the evidence-choice reruns")
     _add_data_args(s)
     s.add_argument("--method", choices=["exact", "mcmc"], help="override the spec's method")
+    s.add_argument("--outcome", help="--data without a spec: the outcome, when the CSV has several")
+    s.add_argument("--treatment", nargs="+", help="--data without a spec: treatment node(s)")
+    s.add_argument("--comparator", nargs="+", help="--data without a spec: comparator node(s)")
+    s.add_argument("--prior", action="append", metavar="NAME=FAMILY(ARGS)",
+                   help="--data without a spec: override a prior of the primary fit (repeatable)")
+    _add_scale_arg(s)
     s.add_argument("--out", help="write the sensitivity table (CSV) and forest plot (PNG) here")
     s.add_argument("--json", action="store_true", help="print the sensitivity table as JSON rows")
     s.set_defaults(func=_cmd_sensitivity)
@@ -334,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("csv", nargs="*", help="CSV files (full or minimal import format)")
     c.add_argument("--nodes", help="treatment-node table to check node names against")
     c.add_argument("--studies", help="study table")
+    _add_scale_arg(c)
     c.add_argument("--risk-of-bias", help="risk-of-bias table to validate against the evidence (default for the "
                                           "bundled data: data/risk_of_bias.csv)")
     c.add_argument("--baselines", help="baseline-survival table for absolute effects (default for the bundled "

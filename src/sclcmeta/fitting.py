@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .engine.exact import ExactPosterior, solve_exact
+from .engine.reference_priors import check_sampleable
 from .engine.gaussian import GaussianModel
 from .errors import ConvergenceWarning, SpecError
 from .priors import PriorSet
@@ -393,6 +394,8 @@ def fit_model(model: GaussianModel, priors: PriorSet, *, method: str = "exact", 
               progress: bool = False, cache: CompileCache | None = None, exact_draws: int = 4000) -> RawFit:
     """Fit ``model`` under ``priors`` by ``method`` ('exact' or 'mcmc')."""
     _check_settings(draws=draws, tune=tune, chains=chains, seed=seed, method=method, sampler=sampler)
+    if method == "mcmc":
+        check_sampleable(model, priors)   # flat / Jeffreys / fixed priors: exact solver only
     if method == "exact":
         post = solve_exact(model, priors)
         build = lambda: _assemble(_exact_draws(post, exact_draws, seed), None, model, priors, seed)  # noqa: E731

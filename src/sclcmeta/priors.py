@@ -12,6 +12,12 @@ effects (``mu``, regression coefficients, network basic parameters)
 heterogeneity (``tau``, between-study SD on the log-HR scale)
     ``half_normal(scale)``, ``half_cauchy(scale)``, ``uniform(lower, upper)``,
     ``log_normal(mu, sigma)`` (Turner-type: ``log(tau^2) ~ N(mu, sigma^2)``), ``exponential(rate)``
+exact solver only (bayesmeta's options; Röver 2020, J Stat Softw 93(6))
+    ``flat()``: the improper uniform prior, on the real line for an effect and on [0, inf) for tau;
+    ``jeffreys()``: bayesmeta's Jeffreys (reference) prior for tau, ``p(tau) ∝ sqrt(sum_i (tau / (s_i^2 +
+    tau^2))^2)``, which depends on the studies' SEs; ``fixed(value)`` (or just the number, ``tau = 0.3``):
+    tau held at a value, a fit conditional on it. Improper priors are used only where the posterior is
+    proper (checked: :func:`sclcmeta.engine.reference_priors.check_propriety`); MCMC refuses all three.
 
 Examples
 --------
@@ -49,7 +55,14 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], dict[str, float]]] = {
     "uniform": ("scale", ("lower", "upper"), {"lower": 0.0}),
     "log_normal": ("scale", ("mu", "sigma"), {}),
     "exponential": ("scale", ("rate",), {}),
+    "flat": ("any", (), {}),
+    "jeffreys": ("scale", (), {}),
+    "fixed": ("scale", ("value",), {}),
 }
+#: Families only the exact solver handles (improper, data-dependent, or a point mass).
+EXACT_ONLY = ("flat", "jeffreys", "fixed")
+#: Improper families (no normalising constant; no prior draws).
+IMPROPER = ("flat", "jeffreys")
 #: numeric code of each family inside the PyMC graph (the switch reads it as data)
 FAMILY_CODE = {"normal": 0, "student_t": 1, "half_normal": 0, "half_cauchy": 1, "uniform": 2,
                "log_normal": 3, "exponential": 4}
@@ -84,6 +97,8 @@ class Prior:
         for n in names:
             if n in positive and full[n] <= 0:
                 raise PriorError(f"{self.family}(): {n} must be positive; got {full[n]!r}.")
+        if self.family == "fixed" and full["value"] < 0:
+            raise PriorError(f"fixed(): a heterogeneity SD is >= 0; got {full['value']!r}.")
         if self.family == "uniform" and not 0 <= full["lower"] < full["upper"]:
             raise PriorError(f"uniform(): need 0 <= lower < upper for a heterogeneity prior; got "
                              f"({full['lower']}, {full['upper']}).")
@@ -97,8 +112,13 @@ class Prior:
 
     @property
     def group(self) -> str:
-        """``"effect"`` (real line) or ``"scale"`` (heterogeneity, positive)."""
+        """``"effect"`` (real line), ``"scale"`` (heterogeneity, positive) or ``"any"`` (``flat``)."""
         return FAMILIES[self.family][0]
+
+    @property
+    def proper(self) -> bool:
+        """False for the improper ``flat`` and ``jeffreys`` priors."""
+        return self.family not in IMPROPER
 
     def __getitem__(self, name: str) -> float:
         return dict(self.params)[name]
@@ -106,6 +126,8 @@ class Prior:
     # -- numbers for the model graph ------------------------------------------------------------
     def encode(self) -> np.ndarray:
         """``[family_code, p1, p2, p3]``: what the PyMC graph holds as data."""
+        if self.family in EXACT_ONLY:
+            raise PriorError(f"{self} is handled by the exact solver only; use method = 'exact'.")
         vals = [float(FAMILY_CODE[self.family])] + [v for _, v in self.params]
         vals += [1.0] * (N_SLOTS - len(vals))
         return np.asarray(vals, dtype=float)
@@ -118,6 +140,8 @@ class Prior:
     def logpdf(self, x) -> np.ndarray:
         """Log density at ``x`` (for scale priors, the density of tau, not tau^2)."""
         x = np.asarray(x, float)
+        if self.family in EXACT_ONLY:
+            return self._logpdf_special(x)
         if self.family == "log_normal":
             p = dict(self.params)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -127,8 +151,22 @@ class Prior:
             return np.where(x > 0, out, -np.inf)
         return self._dist().logpdf(x)
 
+    def _logpdf_special(self, x: np.ndarray) -> np.ndarray:
+        """``flat``: 0 (an unnormalised constant; 0 below 0 for a scale); ``fixed``: 0 at the value, -inf
+        elsewhere; ``jeffreys``: NaN here, because it depends on the studies' SEs
+        (:func:`sclcmeta.engine.reference_priors.variance_logprior` evaluates it for a model)."""
+        if self.family == "flat":
+            return np.zeros(x.shape)
+        if self.family == "fixed":
+            return np.where(np.isclose(x, self["value"], rtol=1e-12, atol=1e-15), 0.0, -np.inf)
+        return np.full(x.shape, np.nan)
+
     def cdf(self, x) -> np.ndarray:
         x = np.asarray(x, float)
+        if self.family == "fixed":
+            return np.where(x >= self["value"], 1.0, 0.0)
+        if not self.proper:
+            return np.full(x.shape, np.nan)
         if self.family == "log_normal":
             p = dict(self.params)
             with np.errstate(divide="ignore"):
@@ -137,6 +175,10 @@ class Prior:
 
     def quantile(self, q) -> np.ndarray:
         q = np.asarray(q, float)
+        if self.family == "fixed":
+            return float(self["value"]) if q.ndim == 0 else np.full(q.shape, self["value"])
+        if not self.proper:   # an improper prior has no quantiles (and no draws)
+            return float("nan") if q.ndim == 0 else np.full(q.shape, np.nan)
         if self.family == "log_normal":
             p = dict(self.params)
             return np.exp(0.5 * stats.norm.ppf(q, p["mu"], p["sigma"]))
@@ -178,7 +220,15 @@ def parse_prior(text: str | Mapping | Prior, *, where: str = "prior") -> Prior:
     """
     if isinstance(text, Prior):
         return text
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        text = repr(float(text))
     try:
+        try:   # a bare number: a fixed value (tau = 0.3 fits conditional on tau = 0.3)
+            value = float(str(text).strip())
+        except ValueError:
+            value = None
+        if value is not None and not isinstance(text, Mapping):
+            return Prior("fixed", (("value", value),))
         if isinstance(text, Mapping):
             d = dict(text)
             fam = d.pop("family", None)
@@ -269,8 +319,8 @@ _GROUP_OF = {"effect": "effect", "beta": "effect", "bias": "effect", "tau": "sca
 
 def _check_group(name: str, prior: Prior, where: str) -> None:
     want = _GROUP_OF[name]
-    if prior.group != want:
-        fams = [f for f, (g, _, _) in FAMILIES.items() if g == want]
+    if prior.group != want and prior.group != "any":
+        fams = [f for f, (g, _, _) in FAMILIES.items() if g in (want, "any")]
         raise PriorError(f"{where}: {name} needs a {'real-line' if want == 'effect' else 'positive (scale)'} "
                          f"prior; got {prior}. Use one of {', '.join(fams)}.")
 
@@ -297,9 +347,12 @@ def _shown(v) -> str:
 
 
 def _prior_input(v):
-    """A prior as TOML gives it: text ``"half_normal(0.5)"`` or a table ``{family = "normal", sd = 1}``."""
+    """A prior as TOML gives it: text ``"half_normal(0.5)"``, a table ``{family = "normal", sd = 1}``, or a number
+    (``tau = 0.3``: tau fixed at 0.3)."""
     if isinstance(v, str):
         return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
     if isinstance(v, Mapping):
         bad = [k for k, x in v.items() if k != "family" and (isinstance(x, bool) or not isinstance(x, (int, float)))]
         if not isinstance(v.get("family"), str):
@@ -484,6 +537,15 @@ def default_prior_set() -> PriorSet:
         class_sd=Prior("half_normal", (("scale", 0.25),)),
         description="Weakly informative default.",
     )
+
+
+def reference_prior_set() -> PriorSet:
+    """bayesmeta's reference choice for data without a unit-free default: a flat (improper uniform) effect
+    prior and the Jeffreys prior for tau (both invariant to the units of the outcome; exact solver only, proper
+    for k >= 2). The default for mean differences, whose units the log-scale default set knows nothing about."""
+    return default_prior_set().replace(name="reference", effect="flat()", tau="jeffreys()",
+                                       description="Flat effect prior and Jeffreys tau prior (Röver 2020, bayesmeta); "
+                                                   "unit-free, the default for mean differences.")
 
 
 def list_prior_sets() -> list[PriorSet]:

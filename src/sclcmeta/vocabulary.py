@@ -7,7 +7,9 @@ the 95% normal quantile. Question titles are data (``models/questions.toml``).
 
 from __future__ import annotations
 
+import math
 import tomllib
+from dataclasses import dataclass
 from functools import lru_cache
 
 #: The package version (also ``sclcmeta.__version__``).
@@ -54,6 +56,65 @@ ROB_JUDGEMENTS: dict[str, tuple[str, ...]] = {
     ROBINS_I: ("low", "moderate", "serious", "critical", "no_information"),
     ROB2: ("low", "some_concerns", "high"),
 }
+
+@dataclass(frozen=True)
+class EffectScale:
+    """The scale an analysis pools on, and how its results are reported.
+
+    ``ratio`` scales (log HR, log OR, log RR) are pooled as logs and reported exponentiated, with
+    "no effect" at 1 and default thresholds 1 and 0.8; a difference scale (mean difference) is pooled
+    and reported as it is, with "no effect" at 0 and the default threshold 0.
+
+    >>> SCALES["log_or"].label, SCALES["log_or"].to_report(0.0), SCALES["md"].null
+    ('OR', 1.0, 0.0)
+    """
+
+    name: str
+    label: str          # HR, OR, RR, MD
+    long: str           # hazard ratio, odds ratio, ...
+    ratio: bool
+
+    @property
+    def null(self) -> float:
+        """The no-effect value on the reporting scale (1 for a ratio, 0 for a difference)."""
+        return 1.0 if self.ratio else 0.0
+
+    @property
+    def thresholds(self) -> tuple[float, ...]:
+        """Default thresholds of ``P(effect < t)`` on the reporting scale."""
+        return (1.0, 0.8) if self.ratio else (0.0,)
+
+    @property
+    def log_label(self) -> str:
+        """What the analysis-scale columns (``median``, ``q2.5``...) hold: ``log HR`` or ``MD``."""
+        return f"log {self.label}" if self.ratio else self.label
+
+    def to_report(self, x: float) -> float:
+        """Analysis scale -> reporting scale (exp for a ratio, identity for a difference)."""
+        return math.exp(x) if self.ratio else float(x)
+
+    def to_analysis(self, t: float) -> float:
+        """Reporting scale -> analysis scale (a threshold ``t``; log for a ratio)."""
+        return math.log(t) if self.ratio else float(t)
+
+
+#: Effect scales an analysis may pool on (a user's CSV says which in a ``scale`` column; default log_hr).
+SCALES = {
+    "log_hr": EffectScale("log_hr", "HR", "hazard ratio", True),
+    "log_or": EffectScale("log_or", "OR", "odds ratio", True),
+    "log_rr": EffectScale("log_rr", "RR", "risk ratio", True),
+    "md": EffectScale("md", "MD", "mean difference", False),
+}
+DEFAULT_SCALE = "log_hr"
+
+
+def effect_scale(name: str | None) -> EffectScale:
+    """The :class:`EffectScale` called ``name`` (``None``: log HR); a ValueError naming the valid ones."""
+    key = DEFAULT_SCALE if name in (None, "") else str(name)
+    if key not in SCALES:
+        raise ValueError(f"unknown effect scale {name!r}; use one of {', '.join(SCALES)}.")
+    return SCALES[key]
+
 
 #: Two-sided 95% normal quantile, Phi^-1(0.975).
 Z95 = 1.959963984540054

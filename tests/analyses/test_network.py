@@ -168,7 +168,7 @@ def test_cli_network_on_minimal_csv_reports_every_pair(write_csv, capsys):
                   "T1,B,A,OS,0.80,0.65,0.98\nT2,C,A,OS,0.70,0.55,0.89\nT3,C,B,OS,0.90,0.70,1.16\n"
                   "T4,B,A,OS,0.75,0.58,0.97\nT4,C,A,OS,0.66,0.50,0.87")
     assert main(["fit", "--data", str(p), "--model", "network", "--effects", "fixed", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)["rows"]
     pairs = {r["comparison"] for r in out if r["quantity"] == "contrast"}
     assert pairs == {f"{a} vs {b}" for a in "ABC" for b in "ABC" if a != b}
 

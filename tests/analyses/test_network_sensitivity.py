@@ -90,7 +90,7 @@ def test_network_sensitivity_table_covers_every_prior_set_and_headline_contrast(
 
 def test_cli_sensitivity_of_a_network_spec_prints_the_network_rows(capsys):
     assert main(["sensitivity", "q2_network_2l_pfs", "--json", "--priors-only"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert {r["kind"] for r in rows} == {"prior"} and all(r["comparison"] for r in rows)
 
 

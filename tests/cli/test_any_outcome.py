@@ -21,7 +21,7 @@ def test_a_dfs_review_runs_through_fit_data_out_with_dfs_labels(tmp_path, capsys
     csv.write_text(DFS)
     out = tmp_path / "out"
     assert main(["fit", "--data", str(csv), "--outcome", "DFS", "--method", "exact", "--out", str(out), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     pooled = next(r for r in rows if r["quantity"] == "pooled")
     assert pooled["outcome"] == "DFS" and pooled["k"] == 3 and pooled["comparison"] == "adjuvant vs observation"
     assert 0.6 < pooled["hr_median"] < 0.85

@@ -43,7 +43,7 @@ def _reference():
 
 def _pooled(capsys, *args):
     assert main(["fit", *args, "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     r = next(r for r in rows if r["quantity"] == "pooled")
     return np.array([r["median"], r["q2.5"], r["q97.5"]]), rows
 

@@ -18,7 +18,7 @@ from sclcmeta.paths import data_dir, models_dir
 def _pooled_k(capsys, argv):
     assert main(argv + ["--json"]) == 0
     captured = capsys.readouterr()
-    rows = json.loads(captured.out)
+    rows = json.loads(captured.out)["rows"]
     return next(r for r in rows if r["quantity"] in ("pooled", "prognostic"))["k"], captured.err
 
 

@@ -120,12 +120,41 @@ def test_two_writers_into_one_out_cannot_interleave(tmp_path):
 
 
 def test_unwritable_out_is_refused_before_work(tmp_path):
+    """A folder without write permission (an ordinary user; root bypasses permission bits)."""
     if os.geteuid() == 0:
-        pytest.skip("root can write anywhere")
+        pytest.skip("root bypasses permission bits; see the read-only file system and regular-file tests below")
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o555)
     with pytest.raises(OutputError, match="no write permission"):
         OutputFolder(ro / "rep")
+
+
+#: A kernel file system where no one, root included, can create a folder (mkdir gives EACCES/EROFS for root too).
+_UNWRITABLE_FOR_ROOT = Path("/proc/sys")
+
+
+def test_out_below_a_folder_even_root_cannot_write_is_refused_before_any_work(tmp_path, write_csv, capsys):
+    if not _UNWRITABLE_FOR_ROOT.is_dir() or os.access(_UNWRITABLE_FOR_ROOT, os.W_OK):
+        pytest.skip("needs Linux /proc/sys (a folder no user can create entries in)")
+    out = _UNWRITABLE_FOR_ROOT / "sclcmeta-out"
+    with pytest.raises(OSError):          # the ground truth: this folder really cannot be created, by anyone
+        out.mkdir()
+    with pytest.raises(OutputError, match="no write permission"):
+        OutputFolder(out)
+    csv = write_csv("study,treatment,comparator,outcome,hr,ci_low,ci_high\nA,t,c,OS,0.7,0.5,0.98\n")
+    assert main(["fit", "--data", str(csv), "--method", "exact", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be written" in err and "Traceback" not in err
+
+
+def test_out_below_a_regular_file_is_refused_before_any_work(tmp_path, write_csv, capsys):
+    """Works as root too: no permission bit lets anyone create a folder inside a regular file."""
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("mine")
+    csv = write_csv("study,treatment,comparator,outcome,hr,ci_low,ci_high\nA,t,c,OS,0.7,0.5,0.98\n")
+    assert main(["fit", "--data", str(csv), "--method", "exact", "--out", str(blocker / "rep")]) == 2
+    assert "is a file, so the folder cannot be created there" in capsys.readouterr().err
+    assert blocker.read_text() == "mine"
 
 
 _CHILD = textwrap.dedent("""

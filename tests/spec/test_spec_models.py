@@ -89,7 +89,8 @@ def test_prior_hyperparameter_too_large_names_the_prior(tmp_path):
 
 
 def test_prior_override_that_is_not_text_is_refused(tmp_path):
-    msg = _error(tmp_path, 'set = "default"', 'set = "default"\ntau = 0.5')
+    # (a bare number is a fixed tau, tau = 0.5: see tests/engine/test_reference_priors.py)
+    msg = _error(tmp_path, 'set = "default"', 'set = "default"\ntau = true')
     assert "[priors.tau] must be prior text in quotes" in msg
 
 
@@ -144,7 +145,7 @@ def test_prior_set_file_with_unknown_top_level_key_lists_the_allowed_ones(tmp_pa
 
 
 def test_prior_set_file_with_non_text_prior_names_the_key(tmp_path):
-    msg = _prior_file(tmp_path, 'name = "bad"\n[priors]\ntau = 0.5\n')
+    msg = _prior_file(tmp_path, 'name = "bad"\n[priors]\ntau = [0.5]\n')
     assert "[priors.tau] must be prior text in quotes" in msg
 
 

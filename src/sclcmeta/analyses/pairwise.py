@@ -10,7 +10,7 @@ from ..engine.build import model_from_effects
 from ..errors import EvidenceError, SpecError
 from ..evidence import EffectData, select_estimates
 from ..fitting import CompileCache, fit_model
-from ..priors import PriorSet, default_prior_set, load_prior_set
+from ..priors import PriorSet, default_prior_set, load_prior_set, reference_prior_set
 from ..results import FitResult
 from ..spec import AnalysisSpec
 from ..vocabulary import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
@@ -37,6 +37,14 @@ def resolve_priors(priors) -> PriorSet:
     raise SpecError(f"`priors` must be a PriorSet, a prior-set name or a dict of priors; got {type(priors).__name__}.")
 
 
+def priors_for_scale(scale: str, overrides: dict | None = None) -> PriorSet:
+    """The default priors of an effect scale (with ``overrides``): the package default set for log ratios (HR, OR,
+    RR), :func:`~sclcmeta.priors.reference_prior_set` (flat effect, Jeffreys tau) for a mean difference, whose
+    units no default can know."""
+    base = reference_prior_set() if scale == "md" else default_prior_set()
+    return base.replace(**overrides) if overrides else base
+
+
 def fit(effects: EffectData, *, model: str = "random_effects", priors: PriorSet | str | dict | None = None,
         method: str = "exact", covariates: tuple[str, ...] = (), design_bias: bool = False,
         draws: int = DEFAULT_DRAWS, tune: int = DEFAULT_TUNE, chains: int = DEFAULT_CHAINS, seed: int = DEFAULT_SEED,
@@ -52,7 +60,9 @@ def fit(effects: EffectData, *, model: str = "random_effects", priors: PriorSet 
         ``random_effects``, ``fixed_effect``, ``meta_regression`` or ``nested``.
     priors
         A :class:`PriorSet`, the name of a bundled set (``"vague"``...), or overrides of the default
-        (``{"tau": "half_cauchy(0.5)"}``).
+        (``{"tau": "half_cauchy(0.5)"}``). ``None``: the default set, or for mean differences
+        (``effects.scale == "md"``) the unit-free reference priors (flat effect, Jeffreys tau; see
+        :func:`priors_for_scale`).
     method
         ``"exact"`` (numerical integration, milliseconds) or ``"mcmc"`` (NUTS; gated diagnostics).
 
@@ -63,7 +73,8 @@ def fit(effects: EffectData, *, model: str = "random_effects", priors: PriorSet 
     >>> res = sm.fit(eff, priors={"tau": "half_normal(0.5)"})
     >>> res.summary()[["quantity", "hr_median", "prob_hr_below_1"]].round(2)  # doctest: +SKIP
     """
-    ps = resolve_priors(priors)
+    scale = getattr(effects, "scale", "log_hr")
+    ps = priors_for_scale(scale, priors) if priors is None or isinstance(priors, dict) else resolve_priors(priors)
     gm = model_from_effects(effects, model, covariates=tuple(covariates), design_bias=design_bias)
     warn_small_k(gm, name)
     raw = fit_model(gm, ps, method=method, draws=draws, tune=tune, chains=chains, seed=seed, sampler=sampler,

@@ -36,8 +36,9 @@ def pooled_row(res: FitResult, setting: str, kind: str, description: str) -> dic
             "hr_median": r["hr_median"], "hr_q2.5": r["hr_q2.5"], "hr_q97.5": r["hr_q97.5"],
             "prob_hr_below_1": r["prob_hr_below_1"], "prob_hr_below_0.8": r["prob_hr_below_0.8"],
             "tau_median": float(np.asarray(tau.marginal.quantile(0.5)).ravel()[0]) if tau else np.nan,
-            "k": res.model.k, "gate": res.gate, "evidence": r["evidence"],
-            "bias_prior": res.bias.prior.name if res.bias is not None else "none"}
+            "k": res.model.k, "gate": res.gate, "evidence": r["evidence"], "scale": res.effect_scale.name,
+            "bias_prior": res.bias.prior.name if res.bias is not None else "none",
+            **({"prob_hr_below_0": r["prob_hr_below_0"]} if "prob_hr_below_0" in r else {})}
 
 
 def power_scaling(res: FitResult) -> pd.DataFrame:

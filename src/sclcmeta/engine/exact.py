@@ -24,6 +24,7 @@ from scipy import special
 from ..errors import SpecError
 from ..priors import Prior, PriorSet
 from .gaussian import GaussianModel
+from .reference_priors import check_propriety, variance_logprior
 
 _N_FIRST = 96
 _N_FINAL = {1: 480, 2: 110, 3: 36}
@@ -574,7 +575,8 @@ def conditional(stats, m0: np.ndarray, prec0: np.ndarray):
     p = P.shape[-1]
     rhs = prec0 * m0 + r
     m0P = (prec0 * m0 * m0).sum(-1)
-    logdetP0 = np.log(prec0).sum(-1)
+    # a flat (improper uniform) coefficient has zero prior precision; its constant drops out of the likelihood
+    logdetP0 = np.log(np.where(prec0 > 0, prec0, 1.0)).sum(-1)
     if p == 1:
         lam = P[..., 0, 0] + prec0[..., 0]
         cov = (1.0 / lam)[..., None, None]
@@ -599,9 +601,11 @@ def conditional(stats, m0: np.ndarray, prec0: np.ndarray):
 def _prior_precisions(cp: list[Prior], lam_var: np.ndarray | None, t_index: int | None, G: int) -> tuple:
     """Prior means (p,) and precisions (G, p) of ``b``; the Student-t coefficient's precision is scaled by ``lam``."""
     p = len(cp)
-    m0 = np.array([pr["mean"] for pr in cp]) if p else np.zeros(0)
-    prec0 = np.empty((G, p))
+    m0 = np.array([0.0 if pr.family == "flat" else pr["mean"] for pr in cp]) if p else np.zeros(0)
+    prec0 = np.zeros((G, p))
     for j, pr in enumerate(cp):
+        if pr.family == "flat":   # improper uniform: zero prior precision
+            continue
         sd = pr["sd"] if pr.family == "normal" else pr["scale"]
         prec0[:, j] = (lam_var if (lam_var is not None and j == t_index) else 1.0) / sd**2
     return m0, prec0
@@ -663,6 +667,8 @@ def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: 
     Refinement: nodes on [lo, hi] spaced evenly in ``log(x - lo + knee)``, so a heavy right tail and a
     mode near zero are both resolved (relative spacing about ``log(range / knee) / n``).
     """
+    if prior.family == "fixed":   # tau held at a value: one node
+        return np.array([prior["value"]]), np.ones(1)
     upper = prior["upper"] if prior.family == "uniform" else np.inf
     if lo is None:
         u = np.linspace(0.0, 1.0, n + 1)[:-1]
@@ -694,7 +700,7 @@ def _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n)
         sig = np.stack([m.ravel() for m in mesh], axis=1)
         wmesh = np.meshgrid(*widths, indexing="ij")
         width = np.prod(np.stack([m.ravel() for m in wmesh], 1), 1)
-        logprior = sum(log_scale_prior(pr.family, dict(pr.params), sig[:, j]) for j, pr in enumerate(vpriors))
+        logprior = sum(variance_logprior(pr, sig[:, j], model) for j, pr in enumerate(vpriors))
     else:
         sig = np.zeros((1, 0))
         width = np.ones(1)
@@ -723,6 +729,9 @@ def _refined_ranges(sig: np.ndarray, w: np.ndarray, m: int) -> list[tuple[float,
     ranges = []
     for j in range(m):
         ux, inv = np.unique(sig[:, j], return_inverse=True)
+        if len(ux) == 1:          # a fixed value: nothing to refine
+            ranges.append((float(ux[0]), float(ux[0]), 1e-9))
+            continue
         c = np.cumsum(np.bincount(inv, weights=w, minlength=len(ux)))
         ranges.append(_range_from_cdf(ux, c))
     return ranges
@@ -766,8 +775,9 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
         raise SpecError("the exact solver handles a Student-t prior on one coefficient only; use normal priors "
                         "for the others or method = 'mcmc'.")
     for pr in cp:
-        if pr.family not in ("normal", "student_t"):
+        if pr.family not in ("normal", "student_t", "flat"):
             raise SpecError(f"coefficient prior {pr} is not an effect prior.")
+    check_propriety(model, priors)
     vpriors = [getattr(priors, c.prior_role) for c in comps]
     scale = float(np.std(model.y) + np.median(model.se))
     if t_idx:

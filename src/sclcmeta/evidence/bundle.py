@@ -81,8 +81,8 @@ def resolve_data(data: str | Path | list, *, studies: str | Path | None = None,
                       tuple(notes), tuple(warns))
 
 
-def read_bundle(bundle: DataBundle):
+def read_bundle(bundle: DataBundle, scale: str | None = None):
     """Read and validate the bundle's tables (an :class:`~sclcmeta.evidence.EvidenceTable`)."""
     from .table import read_evidence
 
-    return read_evidence(list(bundle.evidence), studies=bundle.studies, nodes=bundle.nodes)
+    return read_evidence(list(bundle.evidence), studies=bundle.studies, nodes=bundle.nodes, scale=scale)

@@ -7,7 +7,6 @@ preferred) and logged, so a reader can see why each row is in and each alternati
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -39,7 +38,8 @@ class EffectData:
     Columns: ``id, study, cohort, patient_pool, y`` (log HR, treatment vs comparator), ``se``,
     ``treatment, comparator, analysis, estimand`` (marginal or conditional HR), ``second_hand``,
     ``design, line, flipped, flags`` and any study covariates.
-    ``log`` records every selection decision (kept / dropped, and why).
+    ``log`` records every selection decision (kept / dropped, and why). ``scale`` is the effect scale
+    of ``y`` (``log_hr`` by default; ``log_or``, ``log_rr`` or ``md``, see :data:`sclcmeta.vocabulary.SCALES`).
 
     Examples
     --------
@@ -55,6 +55,15 @@ class EffectData:
     treatment_label: str = "treatment"
     comparator_label: str = "comparator"
     log: list[str] = field(default_factory=list)
+    scale: str = "log_hr"
+
+    def __post_init__(self):
+        from ..vocabulary import effect_scale
+
+        try:
+            effect_scale(self.scale)
+        except ValueError as exc:
+            raise EvidenceError(str(exc)) from None
 
     @property
     def k(self) -> int:
@@ -73,8 +82,11 @@ class EffectData:
         return self.data["study"].tolist()
 
     def __repr__(self) -> str:
+        from ..vocabulary import effect_scale
+
+        sc = effect_scale(self.scale)
         rows = "\n".join(
-            f"  {r.study:<28} HR {math.exp(r.y):6.3f} (SE log {r.se:.3f}) {r.analysis}"
+            f"  {r.study:<28} {sc.label} {sc.to_report(r.y):6.3f} (SE {sc.log_label} {r.se:.3f}) {r.analysis}"
             + (" [flipped]" if r.flipped else "") + (f" [{r.flags}]" if r.flags else "")
             for r in self.data.itertuples()
         )
@@ -83,8 +95,9 @@ class EffectData:
 
     @classmethod
     def from_arrays(cls, y: Sequence[float], se: Sequence[float], studies: Sequence[str] | None = None,
-                    outcome: str = "effect", **covariates: Sequence[float]) -> "EffectData":
-        """Build directly from log effects and standard errors (for reference datasets and simulations)."""
+                    outcome: str = "effect", scale: str = "log_hr", **covariates: Sequence[float]) -> "EffectData":
+        """Build directly from log effects (or mean differences, ``scale="md"``) and standard errors (for
+        reference datasets and simulations)."""
         y = np.asarray(y, float)
         se = np.asarray(se, float)
         if y.shape != se.shape or y.ndim != 1:
@@ -97,7 +110,7 @@ class EffectData:
                            "analysis": "", "design": "", "line": "", "flipped": False, "flags": ""})
         for k, v in covariates.items():
             df[k] = np.asarray(v, float)
-        return cls(df, outcome=outcome)
+        return cls(df, outcome=outcome, scale=scale)
 
 
 def select_estimates(
@@ -167,6 +180,7 @@ def select_estimates(
         what = f"{'/'.join(t or ['any'])} vs {'/'.join(c or ['any'])}"
         raise EvidenceError(f"{source}: no evidence matches outcome {outcome!r}, kind {kind!r}, population "
                             f"{'/'.join(pops or ['any'])}, comparison {what}; loosen the selection or check node names.")
+    scale = _one_scale(cand, source)
     log: list[str] = _unusable_rows(d, m_all, t, c, source)
     if ids is None:
         usable = primary_candidates(cand, second_hand=second_hand, log=log)
@@ -183,7 +197,19 @@ def select_estimates(
         log.append(f"used: {r.id} ({r.analysis}{', direction flipped' if r.flipped else ''})")
     out = _effect_frame(sel, evidence, nest_within_cohort)
     return EffectData(out.reset_index(drop=True), outcome=outcome, treatment_label="/".join(t) if t else "treatment",
-                      comparator_label="/".join(c) if c else "comparator", log=log)
+                      comparator_label="/".join(c) if c else "comparator", log=log, scale=scale)
+
+
+def _one_scale(cand: pd.DataFrame, source: str) -> str:
+    """The one effect scale of the candidate rows (an analysis pools one scale; mixing them is an error)."""
+    if "scale" not in cand.columns:
+        return "log_hr"
+    scales = sorted(set(cand["scale"].replace("", "log_hr")))
+    if len(scales) > 1:
+        ex = "; ".join(f"{s}: {', '.join(cand.loc[cand['scale'] == s, 'id'].head(2))}" for s in scales)
+        raise EvidenceError(f"{source}: the selected estimates mix effect scales ({ex}); one analysis pools one "
+                            "scale: select one with --outcome / --treatment, or convert the estimates to one scale.")
+    return scales[0] if scales else "log_hr"
 
 
 def _row_filter(d: pd.DataFrame, *, outcome, kind, pops, factor, line, designs, cohorts, exclude) -> pd.Series:
@@ -271,7 +297,7 @@ def _effect_frame(sel: pd.DataFrame, evidence, nest_within_cohort: bool) -> pd.D
     # extra numeric columns of a user's CSV (e.g. a covariate for meta-regression) travel with the rows
     known = set(schema.FULL_REQUIRED) | set(schema.OPTIONAL) | set(schema.EFFECT_COLUMNS) | {
         "study", "file_", "row_", "log_hr_", "se_", "se_method", "derivation", "alternatives_", "flags",
-        "patient_pool", "_rank"}
+        "patient_pool", "_rank", "scale", "md_derivation_", "md_reported_"}
     for col in sel.columns:
         if col in known or col in out.columns:
             continue

@@ -51,7 +51,7 @@ OPTIONAL = (
 #: How ``log_hr_``/``se_`` of a row were obtained (column ``derivation`` after loading), strongest first.
 DERIVATIONS = (
     "log_hr_se", "ci", "ci_midpoint", "o_minus_e_v", "logrank_p_events", "hr_p", "hr_p_bound",
-    "medians_exponential", "unusable",
+    "medians_exponential", "md_se", "md_ci", "md_p", "unusable",
 )
 #: Minimal import format: required columns (one of the effect groups must be present too).
 MINIMAL_REQUIRED = ("study", "treatment", "comparator", "outcome")

@@ -20,6 +20,7 @@ from ..errors import EvidenceError
 from .encodings import EFFECT_INPUTS as _EFFECT_INPUTS, check_encodings as _check_encodings, derive as _derive, present as _present
 from .messages import Flag, where as _where
 from .reading import read_table
+from .scales import MD_DERIVATIONS, SCALE_COLUMNS, apply_scales
 from . import schema
 from .derive import (
     Printed,
@@ -108,7 +109,7 @@ class EvidenceTable:
 #: Column names a user's evidence CSV is checked against for near-misses ("ci_levl" -> "ci_level").
 KNOWN_COLUMNS = tuple(dict.fromkeys(schema.FULL_REQUIRED + schema.OPTIONAL + schema.EFFECT_COLUMNS
                                     + schema.NUMERIC_COLUMNS + schema.DERIVATION_COLUMNS + schema.MINIMAL_REQUIRED
-                                    + ("study", "shared_var", "factor", "population")))
+                                    + ("study", "shared_var", "factor", "population") + SCALE_COLUMNS))
 
 
 def _read_csv(path: Path, hasher=None, known: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -380,7 +381,7 @@ def _flags(df: pd.DataFrame) -> list[Flag]:
                                   f"HR {math.exp(r['log_hr_']):.3g} ({r['treatment']} vs {r['comparator']}) "
                                   f"points the other way from the medians ({mt} vs {mc} months); check which arm "
                                   "is the reference."))
-        if math.isfinite(r["se_"]) and abs(r["log_hr_"]) > math.log(5):
+        if math.isfinite(r["se_"]) and abs(r["log_hr_"]) > math.log(5) and r.get("scale", "log_hr") != "md":
             flags.append(Flag("implausible_effect", rid,
                               f"HR {math.exp(r['log_hr_']):.3g} is beyond 1/5-5, implausibly large for this setting; "
                               "check the direction and the reference level."))
@@ -395,7 +396,8 @@ def _discordance_flags(df: pd.DataFrame) -> list[Flag]:
     """Estimates of the same comparison in the same cohort that differ more than two-fold."""
     flags: list[Flag] = []
     keys = ["cohort", "outcome", "kind", "population", "treatment", "comparator"]
-    for _, g in df[df["kind"] != "prognostic_factor"].groupby(keys):
+    ratio = df["scale"] != "md" if "scale" in df.columns else True
+    for _, g in df[(df["kind"] != "prognostic_factor") & ratio].groupby(keys):
         g = g[np.isfinite(g["se_"])]
         if len(g) < 2:
             continue
@@ -430,6 +432,7 @@ def read_evidence(
     *,
     studies: str | Path | None = None,
     nodes: str | Path | None = None,
+    scale: str | None = None,
 ) -> EvidenceTable:
     """Read, validate and derive log HR/SE for one or more evidence CSVs.
 
@@ -443,6 +446,9 @@ def read_evidence(
         ``data/README.md`` 1.4 and 2.3). ``None`` reads the bundled tables, with their study and node tables.
     studies, nodes
         Optional study and treatment-node tables. With a node table, every treatment node is checked.
+    scale
+        The effect scale of rows without a ``scale`` column (default log HR): ``log_hr``, ``log_or``,
+        ``log_rr`` or ``md``; see :mod:`sclcmeta.evidence.scales` for the columns each scale accepts.
 
     Raises
     ------
@@ -472,6 +478,10 @@ def read_evidence(
     frames, errors, minimal_any = [], [], False
     for p in paths:
         raw = _read_csv(p, hasher, KNOWN_COLUMNS)
+        raw, scale_errors = apply_scales(raw, str(p), scale)
+        if scale_errors:
+            errors.extend(scale_errors)
+            continue
         minimal = _is_minimal(raw)
         minimal_any |= minimal
         df = _minimal_to_full(raw, str(p)) if minimal else raw
@@ -491,6 +501,12 @@ def read_evidence(
     if study_df is not None:
         _check_cohorts_known(data, study_df, studies)
     data = _derive(data)
+    if "md_derivation_" in data.columns:   # mean differences: the derivation says how their SE was obtained
+        data["md_derivation_"] = data["md_derivation_"].fillna("")
+        md = data["md_derivation_"].isin(MD_DERIVATIONS)
+        data.loc[md, "derivation"] = data.loc[md, "md_derivation_"]
+        data.loc[md, "se_method"] = data.loc[md, "md_derivation_"]
+        data["md_reported_"] = data.get("md_reported_", pd.Series("", index=data.index)).fillna("")
     data["patient_pool"] = (data["cohort"].map(study_df.set_index("cohort")["patient_pool"])
                             if study_df is not None else data["cohort"])
     flags = _flags(data)

@@ -77,14 +77,18 @@ class ForestRow:
 
     @classmethod
     def from_log(cls, label: str, y: float, se: float, style: str = "study", text: str | None = None,
-                 **kw) -> ForestRow:
-        """A row from a log HR and its standard error (95% interval ``y +- 1.96 se``)."""
-        med, lo, hi = math.exp(y), math.exp(y - Z95 * se), math.exp(y + Z95 * se)
+                 ratio: bool = True, **kw) -> ForestRow:
+        """A row from a log HR and its standard error (95% interval ``y +- 1.96 se``); ``ratio=False``: ``y`` is a
+        difference (mean difference), shown as it is."""
+        f = math.exp if ratio else float
+        med, lo, hi = f(y), f(y - Z95 * se), f(y + Z95 * se)
         return cls(label, med, lo, hi, style, fmt_hr(med, lo, hi) if text is None else text, **kw)
 
 
 def fmt_hr(med: float, lo: float, hi: float) -> str:
-    """``0.65 (0.44-0.94)``."""
+    """``0.65 (0.44-0.94)``; an interval with a negative end (a mean difference) as ``-1.20 (-2.00 to -0.40)``."""
+    if min(med, lo, hi) < 0:
+        return f"{med:.2f} ({lo:.2f} to {hi:.2f})"
     return f"{med:.2f} ({lo:.2f}-{hi:.2f})"
 
 
@@ -98,6 +102,19 @@ def hr_axis(ax, lo, hi):
     ax.minorticks_off()
     ax.axvline(1.0, color="0.3", lw=0.8)
     ax.set_xlim(lo, hi)
+
+
+def linear_axis(ax, lo, hi):
+    """A linear effect axis (a mean difference) with the line of no effect at 0."""
+    ax.axvline(0.0, color="0.3", lw=0.8)
+    ax.set_xlim(lo, hi)
+
+
+def _linear_xlim(lines) -> tuple[float, float]:
+    xs = [v for line in lines for r in line if r.median is not None for v in (r.lo, r.hi, r.median)]
+    xs = [v for v in xs if v is not None and math.isfinite(v)] + [0.0]
+    pad = 0.08 * (max(xs) - min(xs) or 1.0)
+    return min(xs) - pad, max(xs) + pad
 
 
 def _lines(rows) -> list[tuple[ForestRow, ...]]:
@@ -165,9 +182,11 @@ def _layout(fig, ax, title: str, bottom: float) -> None:
         fig.tight_layout(rect=rect)
 
 
-def forest(rows, *, title: str = "", xlabel: str = "hazard ratio", failed: bool = False, ax=None):
+def forest(rows, *, title: str = "", xlabel: str = "hazard ratio", failed: bool = False, ax=None,
+           linear: bool = False):
     """Draw a forest plot of ``rows`` (each a :class:`ForestRow` or a tuple of rows sharing a line, top
-    to bottom) on a log HR axis; returns the Figure.
+    to bottom) on a log HR axis (``linear=True``: a linear axis with no effect at 0, for mean differences);
+    returns the Figure.
 
     Right of the axes: each line's text. Below: a legend of the rows' ``legend`` names. ``failed``
     stamps the "FAILED CONVERGENCE GATE" watermark across the axes."""
@@ -183,7 +202,10 @@ def forest(rows, *, title: str = "", xlabel: str = "hazard ratio", failed: bool 
             _draw(ax, row, y)
         if text:
             ax.annotate(text, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
-    hr_axis(ax, *_xlim(lines))
+    if linear:
+        linear_axis(ax, *_linear_xlim(lines))
+    else:
+        hr_axis(ax, *_xlim(lines))
     ax.set_yticks(ys)
     ax.set_yticklabels([line[0].label for line in lines], fontsize=9)
     for tick, line in zip(ax.get_yticklabels(), lines):
@@ -203,4 +225,4 @@ def forest(rows, *, title: str = "", xlabel: str = "hazard ratio", failed: bool 
     return fig
 
 
-__all__ = ["MUTED", "STYLES", "WATERMARK", "ForestRow", "fmt_hr", "forest", "hr_axis"]
+__all__ = ["MUTED", "STYLES", "WATERMARK", "ForestRow", "fmt_hr", "forest", "hr_axis", "linear_axis"]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import SpecError
 from ..fitting import Diagnostics, RawFit
+from ..vocabulary import Z95, EffectScale, effect_scale
 
 if TYPE_CHECKING:
     import arviz as az
@@ -27,21 +28,42 @@ SUMMARY_COLUMNS = [
     "analysis", "outcome", "quantity", "comparison", "median", "mean", "sd", "q2.5", "q97.5",
     "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8", "r_hat", "ess_bulk",
     "method", "gate", "k", "evidence", "bias", "estimand", "mode", "hdi_low", "hdi_high",
+    "scale", "reported_hr", "reported_ci_low", "reported_ci_high", "reported_se",
 ]
+#: What the columns mean on every effect scale (the README's "Bring your own review" repeats it).
+#:
+#: ``median, mean, sd, q2.5, q97.5, mode, hdi_low, hdi_high`` are on the analysis scale (log HR, log OR,
+#: log RR, or the mean difference itself). ``hr_median, hr_q2.5, hr_q97.5`` are on the *reporting* scale
+#: named by ``scale``: the exponentiated ratio (HR, OR or RR) for a ratio scale, the mean difference itself
+#: (nothing exponentiated) for ``md``. ``prob_hr_below_<t>`` is P(effect < t) on the reporting scale: the
+#: defaults are t = 1 and 0.8 for a ratio and t = 0 for a mean difference (whose ``prob_hr_below_1`` and
+#: ``prob_hr_below_0.8`` are then empty). The names keep the design note's columns so every table has one
+#: shape; reports, plots and the command line label them HR, OR, RR or MD. ``reported_*`` are a study
+#: row's own estimate (95% CI on the reporting scale; SE on the analysis scale) beside its shrunken posterior.
+#: ``r_hat`` and ``ess_bulk`` are empty for exact fits (no sampling) and for rows that are not sampled.
+
 
 #: Probability of the shortest (highest-density) interval in the summary's ``hdi_low``/``hdi_high``.
 HDI_PROB = 0.95
 
 
-def _log_threshold(threshold) -> float:
-    """log of an HR threshold, or a clear error for one that is not a positive finite number."""
+def _log_threshold(threshold, scale=None) -> float:
+    """A threshold on the reporting scale -> the analysis scale (log of a ratio; a difference as it is), or a
+    clear error for a ratio threshold that is not a positive finite number."""
+    sc = scale or effect_scale(None)
     try:
         t = float(threshold)
     except (TypeError, ValueError):
         t = float("nan")
-    if not (math.isfinite(t) and t > 0):
-        raise SpecError(f"an HR threshold must be a positive number such as 0.8; got {threshold!r}.")
-    return math.log(t)
+    if not math.isfinite(t) or (sc.ratio and t <= 0):
+        what = f"an {sc.label} threshold must be a positive number such as 0.8" if sc.ratio else \
+            f"an {sc.label} threshold must be a finite number such as 0"
+        raise SpecError(f"{what}; got {threshold!r}.")
+    return sc.to_analysis(t)
+
+
+def _prob_key(t: float) -> str:
+    return "prob_hr_below_1" if t == 1.0 else ("prob_hr_below_0.8" if t == 0.8 else f"prob_hr_below_{t:g}")
 
 
 class DrawsMarginal:
@@ -127,6 +149,7 @@ class Quantity:
     comparison: str
     marginal: object
     log_scale: bool = True   # False for heterogeneity SDs
+    index: int | None = None  # a study row: its position in the model (for its reported estimate)
 
 
 @dataclass(frozen=True, repr=False)
@@ -187,6 +210,11 @@ class FitResult:
         return self.diagnostics.passed
 
     @property
+    def effect_scale(self) -> EffectScale:
+        """The scale the estimates were pooled on (log HR unless the evidence says otherwise)."""
+        return effect_scale(getattr(self.effects, "scale", None))
+
+    @property
     def gate(self) -> str:
         if self.method == "exact":
             return "exact"
@@ -194,13 +222,15 @@ class FitResult:
 
     def __repr__(self) -> str:
         p = self.pooled_hr() if "mu" in self.model.coef_names else None
+        sc = self.effect_scale
         lines = [f"<FitResult {self.name!r}: {self.comparison}, {self.outcome}, k={self.model.k}, "
                  f"{self.model.kind}, {self.method}>",
                  f"  priors: {', '.join(f'{k}={v}' for k, v in self._used_priors().items())}",
                  f"  diagnostics: {self.diagnostics}"]
         if p is not None:
-            lines.append(f"  pooled HR {p['hr_median']:.3f} (95% CrI {p['hr_q2.5']:.3f}-{p['hr_q97.5']:.3f}), "
-                         f"P(HR<1) = {p['prob_hr_below_1']:.3f}, P(HR<0.8) = {p['prob_hr_below_0.8']:.3f}")
+            probs = ", ".join(f"P({sc.label}<{t:g}) = {p[_prob_key(t)]:.3f}" for t in sc.thresholds)
+            lines.append(f"  pooled {sc.label} {p['hr_median']:.3f} (95% CrI {p['hr_q2.5']:.3f}-{p['hr_q97.5']:.3f}), "
+                         f"{probs}")
         if self.bias is not None:
             lines.append(f"  bias-adjusted (bias prior {self.bias.prior.name!r}, per-estimate bias SD "
                          f"{', '.join(f'{x:.2f}' for x in self.bias.table['bias_sd'])})")
@@ -243,6 +273,13 @@ class FitResult:
         return DrawsMarginal(self.idata.posterior["theta_new"].values)
 
     def study_marginal(self, i: int):
+        """Posterior of study ``i``'s effect; in a fixed-effect (common-effect) model every study's effect *is*
+        the pooled one, so its row shows the study's own estimate instead: ``N(y_i, se_i^2)``, its posterior
+        alone under a flat prior (the forest plot's "reported" mark), not a copy of the pooled row."""
+        if self.model.kind == "fixed_effect" and self.model.diagonal:
+            from ..engine.exact import Mixture
+
+            return Mixture(np.ones(1), np.array([self.model.y[i]]), np.array([self.model.S[i, i]]))
         if self.raw.exact is not None:
             return self.raw.exact.theta(i)
         return DrawsMarginal(self.idata.posterior["theta"].values[..., i])
@@ -258,11 +295,11 @@ class FitResult:
             else:
                 out.append(Quantity(role if role != "effect" else "coefficient", name, self.coef_marginal(name)))
         for c in m.components:
-            out.append(Quantity(c.name, "heterogeneity SD (log HR)", self.variance_marginal(c.name), log_scale=False))
+            out.append(Quantity(c.name, f"heterogeneity SD ({self.effect_scale.log_label})", self.variance_marginal(c.name), log_scale=False))
         if m.components and "mu" in m.coef_names:
             out.append(Quantity("predictive", self.comparison + " (new cohort)", self.predictive_marginal()))
         for i, s in enumerate(m.studies):
-            out.append(Quantity("study", s, self.study_marginal(i)))
+            out.append(Quantity("study", s, self.study_marginal(i), index=i))
         return out
 
     # -- frequentist companion -------------------------------------------------------------------
@@ -292,21 +329,23 @@ class FitResult:
         return classical_fit(m.y, m.se, X=X, method=method, names=names, **kw)
 
     # -- tables ---------------------------------------------------------------------------------
-    def row(self, q: Quantity, thresholds: Sequence[float] = (1.0, 0.8), *, intervals: bool = False) -> dict:
+    def row(self, q: Quantity, thresholds: Sequence[float] | None = None, *, intervals: bool = False) -> dict:
         """One summary-table row (design-note columns) for quantity ``q``.
 
         ``intervals`` adds the posterior mode and the shortest (highest-density) interval; they cost a root
         search per quantity, so only the full table asks for them, not ``pooled_hr`` or the sensitivity rows.
         """
         mg = q.marginal
+        sc = self.effect_scale
+        thresholds = sc.thresholds if thresholds is None else thresholds
         qs = np.asarray(mg.quantile([0.5, 0.025, 0.975]), float).ravel()
         row = {"analysis": self.name, "outcome": self.outcome, "quantity": q.quantity, "comparison": q.comparison,
                "median": qs[0], "mean": mg.mean, "sd": mg.sd, "q2.5": qs[1], "q97.5": qs[2]}
         if q.log_scale:
-            row.update({"hr_median": math.exp(qs[0]), "hr_q2.5": math.exp(qs[1]), "hr_q97.5": math.exp(qs[2])})
+            row.update({"hr_median": sc.to_report(qs[0]), "hr_q2.5": sc.to_report(qs[1]),
+                        "hr_q97.5": sc.to_report(qs[2]), "prob_hr_below_1": np.nan, "prob_hr_below_0.8": np.nan})
             for t in thresholds:
-                key = "prob_hr_below_1" if t == 1.0 else ("prob_hr_below_0.8" if t == 0.8 else f"prob_hr_below_{t:g}")
-                row[key] = float(np.asarray(mg.cdf(_log_threshold(t))).ravel()[0])
+                row[_prob_key(t)] = float(np.asarray(mg.cdf(_log_threshold(t, sc))).ravel()[0])
         else:
             row.update({"hr_median": np.nan, "hr_q2.5": np.nan, "hr_q97.5": np.nan,
                         "prob_hr_below_1": np.nan, "prob_hr_below_0.8": np.nan})
@@ -321,29 +360,44 @@ class FitResult:
         row["estimand"] = self.estimand
         if intervals:
             row.update(_mode_hdi(mg))
+        row["scale"] = sc.name
+        if q.index is not None and q.index < self.model.k:
+            # the estimate as reported: a bias-adjusted model holds y - m and s^2 + v, so undo that here
+            y, se = float(self.model.y[q.index]), float(self.model.se[q.index])
+            if self.bias is not None:
+                y += float(self.bias.mean[q.index])
+                se = math.sqrt(se * se - float(self.bias.var[q.index]))
+            row.update({"reported_hr": sc.to_report(y), "reported_ci_low": sc.to_report(y - Z95 * se),
+                        "reported_ci_high": sc.to_report(y + Z95 * se), "reported_se": se})
         return row
 
-    def summary(self, thresholds: Sequence[float] = (1.0, 0.8)) -> pd.DataFrame:
-        """The tidy summary table: one row per reported quantity, the design note's columns.
+    def summary(self, thresholds: Sequence[float] | None = None) -> pd.DataFrame:
+        """The tidy summary table: one row per reported quantity, the design note's columns
+        (see :data:`SUMMARY_COLUMNS` for what they mean on each effect scale).
 
-        ``thresholds`` adds ``prob_hr_below_<t>`` columns for any HR threshold asked for. The default table is
-        computed once per result (results are immutable) and a copy is returned.
+        ``thresholds`` adds ``prob_hr_below_<t>`` columns for any threshold asked for (on the reporting scale;
+        default 1 and 0.8 for a ratio, 0 for a mean difference). The default table is computed once per result
+        (results are immutable) and a copy is returned.
         """
-        if tuple(thresholds) == (1.0, 0.8):
+        if thresholds is None or tuple(thresholds) == self.effect_scale.thresholds:
             return self._default_summary.copy()
         return self._summary(thresholds)
 
     @cached_property
     def _default_summary(self) -> pd.DataFrame:
-        return self._summary((1.0, 0.8))
+        return self._summary(self.effect_scale.thresholds)
 
     def _summary(self, thresholds: Sequence[float]) -> pd.DataFrame:
         rows = [self.row(q, thresholds, intervals=True) for q in self.quantities]
         if self.unadjusted is not None:
             rows += [self.unadjusted.row(q, thresholds, intervals=True) for q in self.unadjusted.quantities]
-        extra = [c for c in rows[0] if c.startswith("prob_hr_below_") and c not in SUMMARY_COLUMNS]
+        extra = list(dict.fromkeys(c for r in rows for c in r if c.startswith("prob_hr_below_")
+                                   and c not in SUMMARY_COLUMNS))
         i = SUMMARY_COLUMNS.index("r_hat")
         df = pd.DataFrame(rows)
+        for c in ("reported_hr", "reported_ci_low", "reported_ci_high", "reported_se"):
+            if c not in df.columns:
+                df[c] = np.nan
         return df[[c for c in SUMMARY_COLUMNS[:i] + extra + SUMMARY_COLUMNS[i:] if c in df.columns]]
 
     @property
@@ -380,7 +434,8 @@ class FitResult:
         >>> 0.5 < res.prob_hr_below(1.0) <= 1
         True
         """
-        return float(np.asarray(self.quantity(quantity).marginal.cdf(_log_threshold(threshold))).ravel()[0])
+        return float(np.asarray(self.quantity(quantity).marginal.cdf(_log_threshold(threshold, self.effect_scale)))
+                     .ravel()[0])
 
     def quantity(self, name: str) -> Quantity:
         """The reported quantity called ``name`` (``pooled``, ``tau``, ``predictive``...), or a clear error."""
