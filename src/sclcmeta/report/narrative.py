@@ -54,8 +54,8 @@ def paragraph(res: FitResult) -> str:
 
 @paragraph.register
 def _(self: NetworkResult) -> str:
-    rp = self.rank_probabilities()
-    best = rp.iloc[0]
+    from .tables import ranking, splits_in_direction
+
     ref = self.label(self.net.reference)
     s = self.summary()
     c = s[(s["quantity"] == "contrast") & s["comparison"].str.endswith(f" vs {ref}")]
@@ -64,7 +64,7 @@ def _(self: NetworkResult) -> str:
     for _, r in c.iterrows():
         parts.append(f"{r['comparison']}: HR {r['hr_median']:.2f} (95% CrI {r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f}), "
                      f"P(HR<1) {r['prob_hr_below_1']:.2f}.")
-    parts.append(f"Highest SUCRA: {best['treatment']} (P(best) {best['P(best)']:.2f}).")
+    parts.append(ranking(self)[1])
     cd = s[s["quantity"] == "class_difference"]
     if len(cd):
         r = cd.iloc[0]
@@ -73,7 +73,8 @@ def _(self: NetworkResult) -> str:
                      "Drugs differ in backbone, population and trial era; the class contrast is indirect (no trial "
                      "compares PD-1 with PD-L1 antibodies) and rests on the exchangeability assumption.")
     if self.splits is not None and len(self.splits):
-        inc = self.splits[self.splits["quantity"] == "inconsistency"]
+        sp = splits_in_direction(self)
+        inc = sp[sp["quantity"] == "inconsistency"]
         worst = inc.loc[(inc["prob_hr_below_1"] - 0.5).abs().idxmax()] if len(inc) else None
         if worst is not None:
             parts.append(f"Node-splitting: largest direct-indirect discrepancy for {worst['comparison']} (ratio "

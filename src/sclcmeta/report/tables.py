@@ -37,13 +37,73 @@ def evalues_of(res: FitResult) -> pd.DataFrame | None:
     return t if len(t) else None
 
 
+#: When the report may call a treatment "best" (declared; applied by :func:`ranking`).
+BEST_RULE = ("A treatment is named best only when P(best) >= 0.90 and the 95% CrI of its HR against the runner-up "
+             "(the next-highest SUCRA) excludes 1; otherwise the report says the rank probabilities do not separate "
+             "the treatments and names none.")
+
+
+def rank_interval(p: np.ndarray, level: float = 0.95) -> tuple[int, int]:
+    """Equal-tailed credible interval of a rank from its probabilities ``p[r-1] = P(rank r)``.
+
+    >>> rank_interval(np.array([0.5, 0.46, 0.04]))
+    (1, 3)
+    >>> rank_interval(np.array([0.98, 0.02, 0.0]))
+    (1, 2)
+    """
+    c = np.cumsum(p) / np.sum(p)
+    a = (1 - level) / 2
+    return int(np.searchsorted(c, a - 1e-12) + 1), int(np.searchsorted(c, 1 - a - 1e-12) + 1)
+
+
+def ranking(res: NetworkResult) -> tuple[pd.DataFrame, str]:
+    """Rank table (P(best), SUCRA, median rank and its 95% CrI, the rank probabilities) and the verdict
+    sentence under :data:`BEST_RULE`."""
+    rp = res.rank_probabilities()
+    pcols = [c for c in rp.columns if c.startswith("P(rank ")]
+    P = rp[pcols].to_numpy(float)
+    iv = [rank_interval(p) for p in P]
+    med = [rank_interval(p, 0.0)[0] for p in P]
+    tab = pd.DataFrame({"Treatment": rp["treatment"], "P(best)": rp["P(best)"], "SUCRA": rp["SUCRA"],
+                        "Median rank (95% CrI)": [f"{m} ({lo}-{hi})" for m, (lo, hi) in zip(med, iv)],
+                        "Mean rank": rp["mean rank"]})
+    tab = pd.concat([tab, rp[pcols]], axis=1)
+    if len(rp) < 2:
+        return tab, "A single treatment: nothing to rank."
+    top, second = rp["treatment"].iloc[0], rp["treatment"].iloc[1]
+    s = res.summary()
+    row = s[(s["quantity"] == "contrast") & (s["comparison"] == f"{top} vs {second}")]
+    excl = bool(len(row)) and row["hr_q97.5"].iloc[0] < 1
+    if rp["P(best)"].iloc[0] >= 0.90 and excl:
+        r = row.iloc[0]
+        verdict = (f"{top} is the best-ranked treatment: P(best) {rp['P(best)'].iloc[0]:.2f}, HR vs the runner-up "
+                   f"{second} {r['hr_median']:.2f} (95% CrI {r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f}).")
+    else:
+        lo1 = iv[0][1]
+        tied = [t for t, (lo, _) in zip(rp["treatment"], iv) if lo <= lo1]
+        verdict = ("The rank probabilities do not separate " + ", ".join(tied) + f" (P(best) of the top-ranked "
+                   f"{rp['P(best)'].iloc[0]:.2f}, rank intervals overlap): no treatment is named best.")
+    return tab, verdict
+
+
+def splits_in_direction(res: NetworkResult) -> pd.DataFrame:
+    """The node-splitting rows read in the report's one direction (see :func:`sclcmeta.report.answers.canonical`)."""
+    from .answers import canonical, flip
+
+    rows = [r if canonical(res, r["comparison"]) else flip(r) for _, r in res.splits.iterrows()]
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
 @extra_tables.register
 def _(self: NetworkResult) -> dict[str, pd.DataFrame]:
-    out = {"Rank probabilities and SUCRA (rank 1 = lowest HR)": self.rank_probabilities(),
+    rank, verdict = ranking(self)
+    out = {f"Rank probabilities and SUCRA (rank 1 = lowest HR). {verdict} {BEST_RULE}": rank,
            "League table (row vs column, HR median and 95% CrI)": self.league_table()}
     if self.splits is not None and len(self.splits):
-        out["Node-splitting: direct vs indirect evidence"] = self.splits[
-            ["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1"]]
+        out["Node-splitting: direct vs indirect evidence (each comparison in the direction of the contrasts; "
+            "node-splitting estimates a contrast once from the trials that compare the two treatments directly and "
+            "once from the rest of the network; a ratio far from 1 signals inconsistency)"] = splits_in_direction(
+            self)[["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1"]]
     if not self.inconsistency_assessable:
         out["Inconsistency"] = pd.DataFrame({"assessment": [
             "not assessable: the network has no closed loops, so no comparison has both direct and indirect "
