@@ -109,7 +109,7 @@ def display(df: pd.DataFrame, *, keep_log: bool = False, hr_name: str = "HR (95%
             texts = ["" if pd.isna(v) else f"{v:.0f}" for v in vals]
         else:
             texts = [_fmt(v) for v in vals]
-        name = COLUMN_NAMES.get(str(c), str(c).replace("_", " ") if str(c).islower() else str(c))
+        name = COLUMN_NAMES.get(str(c), str(c).replace("_", " ").capitalize() if str(c).islower() else str(c))
         cols.append((name, texts, vals.dtype.kind in "fi"))
     return Table([c[0] for c in cols], [list(r) for r in zip(*[c[1] for c in cols])] if cols else [],
                  failed, [c[2] for c in cols])

@@ -10,7 +10,6 @@ families half-normal, half-Cauchy, uniform(0, upper) and log-normal (Turner-type
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -81,8 +80,3 @@ def explorer_model(res) -> dict | None:
             "what": {"interaction": "pooled ratio of HRs", "prognostic": "pooled prognostic HR"}.get(
                 getattr(res, "kind", ""), "pooled HR")}
 
-
-def explorer_json(res) -> str | None:
-    """:func:`explorer_model` as a JSON string (for the page's ``data-model`` attribute)."""
-    d = explorer_model(res)
-    return None if d is None else json.dumps(d)

@@ -21,7 +21,7 @@ def extra_tables(res: FitResult) -> dict[str, pd.DataFrame]:
     """Titled tables shown under an analysis' summary: for a pooled HR resting on observational evidence only,
     its E-values (how strong unmeasured confounding would have to be to explain it away)."""
     ev = evalues_of(res)
-    return {EVALUE_TITLE: ev} if ev is not None else {}
+    return {EVALUE_TITLE: ev.drop(columns=[c for c in ("analysis", "outcome") if c in ev])} if ev is not None else {}
 
 
 EVALUE_TITLE = ("E-values: the risk ratio an unmeasured confounder would need with both the treatment choice and "
@@ -48,8 +48,8 @@ def rank_interval(p: np.ndarray, level: float = 0.95) -> tuple[int, int]:
 
     >>> rank_interval(np.array([0.5, 0.46, 0.04]))
     (1, 3)
-    >>> rank_interval(np.array([0.98, 0.02, 0.0]))
-    (1, 2)
+    >>> rank_interval(np.array([0.98, 0.02, 0.0])), rank_interval(np.array([0.96, 0.04, 0.0]))
+    ((1, 1), (1, 2))
     """
     c = np.cumsum(p) / np.sum(p)
     a = (1 - level) / 2
@@ -79,10 +79,12 @@ def ranking(res: NetworkResult) -> tuple[pd.DataFrame, str]:
         verdict = (f"{top} is the best-ranked treatment: P(best) {rp['P(best)'].iloc[0]:.2f}, HR vs the runner-up "
                    f"{second} {r['hr_median']:.2f} (95% CrI {r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f}).")
     else:
-        lo1 = iv[0][1]
-        tied = [t for t, (lo, _) in zip(rp["treatment"], iv) if lo <= lo1]
-        verdict = ("The rank probabilities do not separate " + ", ".join(tied) + f" (P(best) of the top-ranked "
-                   f"{rp['P(best)'].iloc[0]:.2f}, rank intervals overlap): no treatment is named best.")
+        hi1 = iv[0][1]
+        tied = [t for t, (lo, _) in list(zip(rp["treatment"], iv))[1:] if lo <= hi1]
+        verdict = (f"The rank probabilities do not separate the top-ranked {top} (P(best) {rp['P(best)'].iloc[0]:.2f}, "
+                   f"rank 95% CrI {iv[0][0]}-{hi1}) from " + ", ".join(tied or [second])
+                   + " (overlapping rank intervals or an HR against the runner-up whose CrI includes 1): no treatment "
+                   "is named best.")
     return tab, verdict
 
 

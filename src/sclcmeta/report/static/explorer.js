@@ -169,8 +169,9 @@
     if (!ok) { out.textContent = "Enter a positive SD and a positive heterogeneity scale."; return; }
     var post = solve(model, prior), s = summarize(post);
     out.dataset.median = s.median; out.dataset.lo = s.lo; out.dataset.hi = s.hi; out.dataset.p1 = s.p1;
-    out.innerHTML = "Pooled HR <b>" + fmt(Math.exp(s.median)) + "</b> (95% CrI " + fmt(Math.exp(s.lo)) + "-" + fmt(Math.exp(s.hi)) +
-      "); P(HR &lt; 1) = <b>" + fmt(s.p1, 3) + "</b>; P(HR &lt; 0.8) = " + fmt(s.p08, 3) + "; tau median " + fmt(s.tau_median, 2);
+    var what = model.what || "pooled HR", sym = what.indexOf("ratio") >= 0 ? "ratio" : "HR";
+    out.innerHTML = what.charAt(0).toUpperCase() + what.slice(1) + " <b>" + fmt(Math.exp(s.median)) + "</b> (95% CrI " + fmt(Math.exp(s.lo)) + "-" + fmt(Math.exp(s.hi)) +
+      "); P(" + sym + " &lt; 1) = <b>" + fmt(s.p1, 3) + "</b>; P(" + sym + " &lt; 0.8) = " + fmt(s.p08, 3) + "; tau median " + fmt(s.tau_median, 2);
     draw(box.querySelector("svg"), post, s, prior);
   }
 
@@ -181,6 +182,8 @@
   function init() {
     document.querySelectorAll(".explorer").forEach(function (box) {
       var model = JSON.parse(box.dataset.model);
+      setPreset(box, { scale: 0.5, lnmu: -2.56, lnsigma: 1.74 });   // fields the analysis' family does not set
+      setPreset(box, model.initial);
       box.querySelectorAll("input,select").forEach(function (el) { el.addEventListener("input", function () { update(box, model); }); el.addEventListener("change", function () { update(box, model); }); });
       box.querySelectorAll("button[data-preset]").forEach(function (b) {
         b.addEventListener("click", function () { setPreset(box, model.presets[b.dataset.preset]); update(box, model); });
