@@ -43,6 +43,7 @@ from .atomic import OutputFolder
 from .display import as_table, display
 from .explorer import PRESETS, explorer_model, explorer_script
 from .glossary import GLOSSARY
+from .narrative import with_labels
 from .run import run_all
 from .statements import RULES
 from .tables import evalues_of
@@ -166,6 +167,10 @@ def _sensitivity(s) -> dict:
     sr = s.sensitivity
     tab = sr.table[["setting", "kind", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1", "prob_hr_below_0.8",
                     "tau_median", "gate"]]
+    d = getattr(s.result.effects, "data", None)
+    if d is not None and {"cohort", "study"} <= set(d.columns):     # "leave out zhang2025a" -> "leave out Zhang 2025a"
+        names = dict(zip(d["cohort"].astype(str), d["study"].astype(str)))
+        tab = tab.assign(setting=[with_labels(str(x), names) for x in tab["setting"]])
     shown = display(tab)
     return {"name": s.spec.name, "anchor": f"s-{s.spec.name}", "title": s.spec.title, "settings": len(sr.table),
             "new_shapes": sr.new_shapes, "seconds": sr.seconds, "table": shown,
@@ -180,6 +185,8 @@ def _context(sections, evidence, prov: pd.DataFrame, answer_columns=ANSWER_COLUM
     questions = []
     for q, qtitle in question_titles().items():
         secs = [_analysis(s) for s in sections if s.spec.question == q]
+        for a in secs:
+            a["answers"] = [r["statement"] for r in rows if r["analysis"] == a["name"]]
         if secs:
             questions.append({"id": q, "anchor": q.lower(), "title": qtitle, "analyses": secs,
                               "answers": [r for r in rows if r["question"] == q]})

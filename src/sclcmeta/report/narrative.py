@@ -14,6 +14,26 @@ from ..results.moderators import ModeratorResult
 from ..results.network import NetworkResult
 
 
+#: Study-level covariates in words (the meta-regression paragraphs name them).
+COVARIATE_WORDS = {"l1_ici_fraction": "the share of the cohort that had a first-line ICI",
+                   "prop_liver_mets": "the share of the cohort with liver metastases"}
+
+
+def with_labels(text: str, labels: dict) -> str:
+    """``text`` with treatment-node ids replaced by their readable names (longest id first, whole words).
+
+    >>> with_labels("durvalumab_1l and durvalumab_tremelimumab_1l vs chemo_1l",
+    ...             {"durvalumab_1l": "durvalumab + EP", "durvalumab_tremelimumab_1l": "durvalumab + tremelimumab + EP",
+    ...              "chemo_1l": "platinum-etoposide"})
+    'durvalumab + EP and durvalumab + tremelimumab + EP vs platinum-etoposide'
+    """
+    import re
+
+    for k in sorted(labels, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w]){re.escape(k)}(?![\w])", labels[k], text)
+    return text
+
+
 def fmt_hr(r) -> str:
     """``0.65 (95% CrI 0.44-0.93)`` from a summary row."""
     return f"{r['hr_median']:.2f} (95% CrI {r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f})"
@@ -86,7 +106,7 @@ def _(self: NetworkResult) -> str:
         parts.append(f"DIC consistency {self.consistency_dic['DIC']:.1f} vs unrelated mean effects "
                      f"{self.ume_dic['DIC']:.1f} (a difference under ~3 points gives no evidence of inconsistency).")
     if self.assumptions:
-        parts.append("Assumptions: " + "; ".join(self.assumptions) + ".")
+        parts.append("Assumptions: " + "; ".join(with_labels(a, self.net.labels) for a in self.assumptions) + ".")
     return " ".join(parts)
 
 
@@ -144,13 +164,14 @@ def _(self: ModeratorResult) -> str:
                          + "; ".join(f"{r.id} is not used ({r.reason})" for r in same.itertuples())
                          + ". The other choice is a sensitivity setting.")
     else:
-        cov = self.model.coef_names[1]
+        col = self.model.coef_names[1]
+        cov = COVARIATE_WORDS.get(col, col.replace("_", " "))
         d = e.data
-        parts.append(f"Study-level meta-regression of the {self.outcome} log HR of {self.comparison} on {cov}, "
-                     f"k = {len(d)} cohorts ("
-                     + "; ".join(f"{r.study} {getattr(r, cov):.2f}" for r in d.itertuples()) + "): the ratio of "
-                     f"HRs between a cohort with {cov} = 1 and one with 0 has posterior median {hr(p)}; "
-                     f"P(ratio > 1, i.e. less benefit in cohorts with more {cov}) = {p['prob_less_benefit']:.2f}. "
+        parts.append(f"Study-level meta-regression of the {self.outcome} log HR of {self.comparison} on {cov} "
+                     f"(study-table column {col}), k = {len(d)} cohorts ("
+                     + "; ".join(f"{r.study} {getattr(r, col):.2f}" for r in d.itertuples()) + "): the ratio of "
+                     f"HRs between a cohort where {cov} is 1 and one where it is 0 has posterior median {hr(p)}; "
+                     f"P(ratio > 1, i.e. less benefit in cohorts with a larger share) = {p['prob_less_benefit']:.2f}. "
                      "Where a within-study interaction of the same moderator exists, it is the better answer.")
     parts.extend(self.caveats)
     if self.kind == "interaction" and mod is not None and mod.factor == "liver_metastases":

@@ -114,7 +114,9 @@ def _(self: NetworkResult) -> dict[str, pd.DataFrame]:
         out["Consistency vs unrelated mean effects (TSD4 DIC)"] = pd.DataFrame(
             [{"model": "consistency", **self.consistency_dic}, {"model": "unrelated mean effects", **self.ume_dic}])
     if self.assumptions:
-        out["Assumptions"] = pd.DataFrame({"assumption": self.assumptions})
+        from .narrative import with_labels
+
+        out["Assumptions"] = pd.DataFrame({"assumption": [with_labels(a, self.net.labels) for a in self.assumptions]})
     return out
 
 
