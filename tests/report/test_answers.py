@@ -104,6 +104,8 @@ def test_a_column_is_added_to_the_answer_table_by_appending_a_spec():
     html = str(_answers_html(answer_table(rows, cols)))
     assert "<th title='GRADE rating'>Certainty</th>" in html and "<td>low</td>" in html
     assert answer_table(rows, cols).frame().columns[-1] == "Certainty"
+    rows[0]["passed"] = False                                   # a failed fit's answer row is marked
+    assert "<tr class='failed'" in str(_answers_html(answer_table(rows, cols)))
 
 
 @pytest.mark.parametrize("bad", [{"r_hat": 1.02}, {"ess_bulk": 350.0}, {"gate": "FAILED: 1 divergences"}])

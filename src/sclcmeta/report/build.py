@@ -11,10 +11,20 @@ Output folder::
     posteriors/*.nc    one InferenceData per analysis
     figures/*.png
 
-Both pages come from one context built here (``_context``: provenance, glance table, failed analyses,
-one entry per question and analysis, sensitivity, evidence flags) rendered through the jinja2 templates
-``templates/report.html.j2`` (autoescaped; tables from ``DataFrame.to_html`` passed as Markup) and
-``templates/report.md.j2`` (tables from ``_table_md``); each template's ``table`` filter renders the DataFrames.
+Both pages come from one context built here (``_context``) rendered through the jinja2 templates
+``templates/report.html.j2`` (autoescaped) and ``templates/report.md.j2``, in the order a clinician reads:
+
+1. the answer table (:mod:`.answers`: one row per question, outcome and headline comparison, built from
+   column specs; bias-adjusted and unadjusted side by side when the summary has a ``bias`` column) and one
+   sentence per answer (:mod:`.statements`, declared rules);
+2. the table of contents (in-page anchors) and "How to read this report" (:mod:`.glossary`);
+3. per question and analysis: the answer sentences, then the full text, the live prior explorer
+   (:mod:`.explorer`, pairwise random-effects models) and the tables and figures, each collapsed;
+4. sensitivity (a setting that failed the convergence check is listed at the top and marked red), evidence
+   flags, provenance.
+
+Every table goes through :func:`.display.display` (readable column names, one "HR (95% CrI)" cell, failed
+rows marked). Figures are palette PNGs (:mod:`.figures`) so the self-contained page stays under 2 MB.
 
 The folder is written to a temporary sibling and swapped in at the end, so a failed run never
 leaves a half-written report in place.

@@ -99,7 +99,8 @@ def splits_in_direction(res: NetworkResult) -> pd.DataFrame:
 @extra_tables.register
 def _(self: NetworkResult) -> dict[str, pd.DataFrame]:
     rank, verdict = ranking(self)
-    out = {f"Rank probabilities and SUCRA (rank 1 = lowest HR). {verdict} {BEST_RULE}": rank,
+    out = {f"Rank probabilities and SUCRA (surface under the cumulative ranking curve: 1 = always ranked first, 0 = "
+           f"always last; rank 1 = lowest HR), with each rank's 95% credible interval. {verdict} {BEST_RULE}": rank,
            "League table (row vs column, HR median and 95% CrI)": self.league_table()}
     if self.splits is not None and len(self.splits):
         out["Node-splitting: direct vs indirect evidence (each comparison in the direction of the contrasts; "
