@@ -10,18 +10,26 @@ from sclcmeta.cli import main
 
 
 @pytest.fixture(scope="session")
-def report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rep") / "report"
-    assert main(["report", "--out", str(out), "--no-progress"]) == 0
+def report(tmp_path_factory, request):
+    """The report folder. Under pytest-xdist the workers share one build (a file lock in the session's common
+    temporary folder): the first worker writes it, the others wait and read it."""
+    if getattr(request.config, "workerinput", None) is None:       # not an xdist worker
+        out = tmp_path_factory.mktemp("rep") / "report"
+        assert main(["report", "--out", str(out), "--no-progress"]) == 0
+        return out
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent
+    out = root / "shared" / "report"
+    with FileLock(str(root / "shared-report.lock")):
+        if not (out / "report.html").is_file():
+            out.parent.mkdir(exist_ok=True)
+            assert main(["report", "--out", str(out), "--no-progress"]) == 0
     return out
 
 
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-needs_chromium = pytest.mark.skipif(not (chromium() and shutil.which("chromedriver")),
-                                    reason="Debian chromium/chromedriver absent")
 
 
 @pytest.fixture(scope="session")
