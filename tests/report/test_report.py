@@ -3,24 +3,14 @@ HTML renders in a real browser with every figure."""
 
 from __future__ import annotations
 
-import shutil
-
 import pandas as pd
 import pytest
 
 import sclcmeta as sm
-from sclcmeta.cli import main
 from sclcmeta.paths import models_dir
 from sclcmeta.report import build_report
 
 pytestmark = pytest.mark.mcmc
-
-
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rep") / "report"
-    assert main(["report", "--out", str(out), "--no-progress"]) == 0
-    return out
 
 
 def test_report_writes_every_output(report):
@@ -65,33 +55,18 @@ def test_report_has_a_plain_language_paragraph_per_analysis(report):
     assert "All evidence is observational" in md
 
 
-def _chromium():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(not (_chromium() and shutil.which("chromedriver")), reason="Debian chromium/chromedriver absent")
-def test_report_html_renders_in_headless_chromium_with_every_figure(report):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = _chromium()
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"):
-        opts.add_argument(a)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
-    try:
-        driver.get((report / "report.html").as_uri())
-        assert "sclcmeta report" in driver.title
-        imgs = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0]);")
-        n_figs = len(list((report / "figures").glob("*.png")))
-        assert len(imgs) == n_figs
-        assert all(ok for _, ok in imgs), [a for a, ok in imgs if not ok]
-        assert driver.execute_script("return document.querySelectorAll('table').length") > 5
-    finally:
-        driver.quit()
+def test_report_html_renders_in_headless_chromium_with_every_figure(report, browser):
+    driver = browser
+    driver.get((report / "report.html").as_uri())
+    assert "sclcmeta report" in driver.title
+    driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+    imgs = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0]);")
+    n_figs = len(list((report / "figures").glob("*.png")))
+    assert len(imgs) == n_figs
+    assert all(ok for _, ok in imgs), [a for a, ok in imgs if not ok]
+    assert driver.execute_script("return document.querySelectorAll('table').length") > 5
 
 
 def test_failed_run_leaves_the_previous_report_in_place(report, tmp_path):

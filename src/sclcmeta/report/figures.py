@@ -12,14 +12,25 @@ from ..results.moderators import ModeratorResult
 from ..results.network import NetworkResult
 
 
+#: Resolution and palette of the report's figures: 100 dpi shows 8-point text crisply at the page's width, and
+#: a 64-colour adaptive palette (line art has few colours) makes a PNG about a third the size of full colour,
+#: which keeps the self-contained report.html under 2 MB.
+DPI = 100
+COLOURS = 64
+
+
 def png(fig) -> bytes:
-    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    """A matplotlib figure as a palette PNG at :data:`DPI` (the figure is closed)."""
     import matplotlib.pyplot as plt
+    from PIL import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
-    return buf.getvalue()
+    im = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    out = io.BytesIO()
+    im.quantize(colors=COLOURS, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 @singledispatch

@@ -14,6 +14,26 @@ from ..results.moderators import ModeratorResult
 from ..results.network import NetworkResult
 
 
+#: Study-level covariates in words (the meta-regression paragraphs name them).
+COVARIATE_WORDS = {"l1_ici_fraction": "the share of the cohort that had a first-line ICI",
+                   "prop_liver_mets": "the share of the cohort with liver metastases"}
+
+
+def with_labels(text: str, labels: dict) -> str:
+    """``text`` with treatment-node ids replaced by their readable names (longest id first, whole words).
+
+    >>> with_labels("durvalumab_1l and durvalumab_tremelimumab_1l vs chemo_1l",
+    ...             {"durvalumab_1l": "durvalumab + EP", "durvalumab_tremelimumab_1l": "durvalumab + tremelimumab + EP",
+    ...              "chemo_1l": "platinum-etoposide"})
+    'durvalumab + EP and durvalumab + tremelimumab + EP vs platinum-etoposide'
+    """
+    import re
+
+    for k in sorted(labels, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w]){re.escape(k)}(?![\w])", labels[k], text)
+    return text
+
+
 def fmt_hr(r) -> str:
     """``0.65 (95% CrI 0.44-0.93)`` from a summary row."""
     return f"{r['hr_median']:.2f} (95% CrI {r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f})"
@@ -54,8 +74,8 @@ def paragraph(res: FitResult) -> str:
 
 @paragraph.register
 def _(self: NetworkResult) -> str:
-    rp = self.rank_probabilities()
-    best = rp.iloc[0]
+    from .tables import ranking, splits_in_direction
+
     ref = self.label(self.net.reference)
     s = self.summary()
     c = s[(s["quantity"] == "contrast") & s["comparison"].str.endswith(f" vs {ref}")]
@@ -64,7 +84,7 @@ def _(self: NetworkResult) -> str:
     for _, r in c.iterrows():
         parts.append(f"{r['comparison']}: HR {r['hr_median']:.2f} (95% CrI {r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f}), "
                      f"P(HR<1) {r['prob_hr_below_1']:.2f}.")
-    parts.append(f"Highest SUCRA: {best['treatment']} (P(best) {best['P(best)']:.2f}).")
+    parts.append(ranking(self)[1])
     cd = s[s["quantity"] == "class_difference"]
     if len(cd):
         r = cd.iloc[0]
@@ -78,7 +98,8 @@ def _(self: NetworkResult) -> str:
                      "or consistency-vs-UME comparison is shown, because neither could detect any.")
     else:
         if self.splits is not None and len(self.splits):
-            inc = self.splits[self.splits["quantity"] == "inconsistency"]
+            sp = splits_in_direction(self)
+            inc = sp[sp["quantity"] == "inconsistency"]
             worst = inc.loc[(inc["prob_hr_below_1"] - 0.5).abs().idxmax()] if len(inc) else None
             if worst is not None:
                 parts.append(f"Node-splitting: largest direct-indirect discrepancy for {worst['comparison']} (ratio "
@@ -91,7 +112,7 @@ def _(self: NetworkResult) -> str:
             parts.append("With one or two studies per comparison these checks have little power: finding no "
                          "inconsistency is not evidence of consistency.")
     if self.assumptions:
-        parts.append("Assumptions: " + "; ".join(self.assumptions) + ".")
+        parts.append("Assumptions: " + "; ".join(with_labels(a, self.net.labels) for a in self.assumptions) + ".")
     return " ".join(parts)
 
 
@@ -149,13 +170,14 @@ def _(self: ModeratorResult) -> str:
                          + "; ".join(f"{r.id} is not used ({r.reason})" for r in same.itertuples())
                          + ". The other choice is a sensitivity setting.")
     else:
-        cov = self.model.coef_names[1]
+        col = self.model.coef_names[1]
+        cov = COVARIATE_WORDS.get(col, col.replace("_", " "))
         d = e.data
-        parts.append(f"Study-level meta-regression of the {self.outcome} log HR of {self.comparison} on {cov}, "
-                     f"k = {len(d)} cohorts ("
-                     + "; ".join(f"{r.study} {getattr(r, cov):.2f}" for r in d.itertuples()) + "): the ratio of "
-                     f"HRs between a cohort with {cov} = 1 and one with 0 has posterior median {hr(p)}; "
-                     f"P(ratio > 1, i.e. less benefit in cohorts with more {cov}) = {p['prob_less_benefit']:.2f}. "
+        parts.append(f"Study-level meta-regression of the {self.outcome} log HR of {self.comparison} on {cov} "
+                     f"(study-table column {col}), k = {len(d)} cohorts ("
+                     + "; ".join(f"{r.study} {getattr(r, col):.2f}" for r in d.itertuples()) + "): the ratio of "
+                     f"HRs between a cohort where {cov} is 1 and one where it is 0 has posterior median {hr(p)}; "
+                     f"P(ratio > 1, i.e. less benefit in cohorts with a larger share) = {p['prob_less_benefit']:.2f}. "
                      "Where a within-study interaction of the same moderator exists, it is the better answer.")
     parts.extend(self.caveats)
     if self.kind == "interaction" and mod is not None and mod.factor == "liver_metastases":

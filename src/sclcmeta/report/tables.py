@@ -21,7 +21,7 @@ def extra_tables(res: FitResult) -> dict[str, pd.DataFrame]:
     """Titled tables shown under an analysis' summary: for a pooled HR resting on observational evidence only,
     its E-values (how strong unmeasured confounding would have to be to explain it away)."""
     ev = evalues_of(res)
-    return {EVALUE_TITLE: ev} if ev is not None else {}
+    return {EVALUE_TITLE: ev.drop(columns=[c for c in ("analysis", "outcome") if c in ev])} if ev is not None else {}
 
 
 EVALUE_TITLE = ("E-values: the risk ratio an unmeasured confounder would need with both the treatment choice and "
@@ -37,14 +37,76 @@ def evalues_of(res: FitResult) -> pd.DataFrame | None:
     return t if len(t) else None
 
 
+#: When the report may call a treatment "best" (declared; applied by :func:`ranking`).
+BEST_RULE = ("A treatment is named best only when P(best) >= 0.90 and the 95% CrI of its HR against the runner-up "
+             "(the next-highest SUCRA) excludes 1; otherwise the report says the rank probabilities do not separate "
+             "the treatments and names none.")
+
+
+def rank_interval(p: np.ndarray, level: float = 0.95) -> tuple[int, int]:
+    """Equal-tailed credible interval of a rank from its probabilities ``p[r-1] = P(rank r)``.
+
+    >>> rank_interval(np.array([0.5, 0.46, 0.04]))
+    (1, 3)
+    >>> rank_interval(np.array([0.98, 0.02, 0.0])), rank_interval(np.array([0.96, 0.04, 0.0]))
+    ((1, 1), (1, 2))
+    """
+    c = np.cumsum(p) / np.sum(p)
+    a = (1 - level) / 2
+    return int(np.searchsorted(c, a - 1e-12) + 1), int(np.searchsorted(c, 1 - a - 1e-12) + 1)
+
+
+def ranking(res: NetworkResult) -> tuple[pd.DataFrame, str]:
+    """Rank table (P(best), SUCRA, median rank and its 95% CrI, the rank probabilities) and the verdict
+    sentence under :data:`BEST_RULE`."""
+    rp = res.rank_probabilities()
+    pcols = [c for c in rp.columns if c.startswith("P(rank ")]
+    P = rp[pcols].to_numpy(float)
+    iv = [rank_interval(p) for p in P]
+    med = [rank_interval(p, 0.0)[0] for p in P]
+    tab = pd.DataFrame({"Treatment": rp["treatment"], "P(best)": rp["P(best)"], "SUCRA": rp["SUCRA"],
+                        "Median rank (95% CrI)": [f"{m} ({lo}-{hi})" for m, (lo, hi) in zip(med, iv)],
+                        "Mean rank": rp["mean rank"]})
+    tab = pd.concat([tab, rp[pcols]], axis=1)
+    if len(rp) < 2:
+        return tab, "A single treatment: nothing to rank."
+    top, second = rp["treatment"].iloc[0], rp["treatment"].iloc[1]
+    s = res.summary()
+    row = s[(s["quantity"] == "contrast") & (s["comparison"] == f"{top} vs {second}")]
+    excl = bool(len(row)) and row["hr_q97.5"].iloc[0] < 1
+    if rp["P(best)"].iloc[0] >= 0.90 and excl:
+        r = row.iloc[0]
+        verdict = (f"{top} is the best-ranked treatment: P(best) {rp['P(best)'].iloc[0]:.2f}, HR vs the runner-up "
+                   f"{second} {r['hr_median']:.2f} (95% CrI {r['hr_q2.5']:.2f}-{r['hr_q97.5']:.2f}).")
+    else:
+        hi1 = iv[0][1]
+        tied = [t for t, (lo, _) in list(zip(rp["treatment"], iv))[1:] if lo <= hi1]
+        verdict = (f"The rank probabilities do not separate the top-ranked {top} (P(best) {rp['P(best)'].iloc[0]:.2f}, "
+                   f"rank 95% CrI {iv[0][0]}-{hi1}) from " + ", ".join(tied or [second])
+                   + " (overlapping rank intervals or an HR against the runner-up whose CrI includes 1): no treatment "
+                   "is named best.")
+    return tab, verdict
+
+
+def splits_in_direction(res: NetworkResult) -> pd.DataFrame:
+    """The node-splitting rows read in the report's one direction (see :func:`sclcmeta.report.answers.canonical`)."""
+    from .answers import canonical, flip
+
+    rows = [r if canonical(res, r["comparison"]) else flip(r) for _, r in res.splits.iterrows()]
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
 @extra_tables.register
 def _(self: NetworkResult) -> dict[str, pd.DataFrame]:
-    out = {"Rank probabilities and SUCRA (rank 1 = lowest HR)": self.rank_probabilities(),
+    rank, verdict = ranking(self)
+    out = {f"Rank probabilities and SUCRA (surface under the cumulative ranking curve: 1 = always ranked first, 0 = "
+           f"always last; rank 1 = lowest HR), with each rank's 95% credible interval. {verdict} {BEST_RULE}": rank,
            "League table (row vs column, HR median and 95% CrI)": self.league_table()}
     if self.splits is not None and len(self.splits):
-        out["Node-splitting: direct vs indirect evidence (in the direction of the contrasts; inconsistency = "
-            "ratio of direct to indirect HR)"] = self.splits[
-            ["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1"]]
+        out["Node-splitting: direct vs indirect evidence (each comparison in the direction of the contrasts; "
+            "node-splitting estimates a contrast once from the trials that compare the two treatments directly and "
+            "once from the rest of the network; a ratio far from 1 signals inconsistency)"] = splits_in_direction(
+            self)[["quantity", "comparison", "hr_median", "hr_q2.5", "hr_q97.5", "prob_hr_below_1"]]
     if not self.inconsistency_assessable:
         out["Inconsistency"] = pd.DataFrame({"assessment": [
             "not assessable: the network has no closed loops, so no comparison has both direct and indirect "
@@ -53,7 +115,9 @@ def _(self: NetworkResult) -> dict[str, pd.DataFrame]:
         out["Consistency vs unrelated mean effects (TSD4 DIC)"] = pd.DataFrame(
             [{"model": "consistency", **self.consistency_dic}, {"model": "unrelated mean effects", **self.ume_dic}])
     if self.assumptions:
-        out["Assumptions"] = pd.DataFrame({"assumption": self.assumptions})
+        from .narrative import with_labels
+
+        out["Assumptions"] = pd.DataFrame({"assumption": [with_labels(a, self.net.labels) for a in self.assumptions]})
     return out
 
 
