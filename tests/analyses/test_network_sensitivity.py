@@ -105,5 +105,5 @@ def test_report_sensitivity_section_renders_network_rows(q2, evidence):
     sec = Section(q2, res, figures={"sensitivity": png(plot_sensitivity(sens.table))}, sensitivity=sens)
     ctx = _sensitivity(sec)
     md = _table_md(ctx["table"])
-    assert "| setting | comparison | kind |" in md and "switch ICI (PD-L1 to PD-1) vs stop ICI" in md
+    assert "| Setting | Comparison | Kind |" in md and "switch ICI (PD-L1 to PD-1) vs stop ICI" in md
     assert ctx["figure"][:4] == b"\x89PNG"
