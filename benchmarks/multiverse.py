@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     from dask.distributed import Client, LocalCluster
 
     import sclcmeta as sm
-    from sclcmeta.analyses.runner import SYNCHRONOUS
+    from sclcmeta.runner import SYNCHRONOUS
 
     load0, t_start = _load(), _dt.datetime.now(_dt.timezone.utc)
     evidence = sm.read_evidence()

@@ -127,7 +127,7 @@ def main(argv=None) -> int:
         logging.getLogger(name).setLevel(logging.ERROR)
 
     from sclcmeta.analyses.calibration import SBCConfig, run_sbc
-    from sclcmeta.analyses.runner import describe
+    from sclcmeta.runner import describe
 
     cfg = SBCConfig(k=args.k, effect=args.effect, tau=args.tau, draws=args.draws, tune=args.tune, chains=args.chains,
                     rank_draws=args.rank_draws, seed=args.seed)

@@ -240,7 +240,7 @@ def _cmd_sensitivity(args) -> int:
 
 
 def _cmd_multiverse(args) -> int:
-    from .analyses.runner import check_scheduler
+    from .runner import check_scheduler
 
     check_scheduler(args.scheduler, args.workers)          # argument errors before any import or work
     folder = _output_folder(args)

@@ -13,7 +13,7 @@ from scipy import integrate, stats
 import sclcmeta as sm
 from sclcmeta.analyses import run_sensitivity
 from sclcmeta.analyses.multiverse import Choice, evidence_axis, expand, fit_setting, leave_one_out_axis, prior_axis
-from sclcmeta.analyses.runner import SYNCHRONOUS, check_scheduler, run_tasks
+from sclcmeta.runner import SYNCHRONOUS, check_scheduler, run_tasks
 from sclcmeta.errors import SclcmetaError
 
 TWO_PRIORS = ["default", "sceptical"]
@@ -135,7 +135,7 @@ def test_scheduler_settings_that_cannot_work_are_refused_before_any_work(schedul
 
 
 def test_an_unreachable_scheduler_is_a_clean_error(monkeypatch):
-    monkeypatch.setattr("sclcmeta.analyses.runner.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("sclcmeta.runner.CONNECT_TIMEOUT", "1s")
     with pytest.raises(SclcmetaError, match="could not reach the Dask scheduler at tcp://127.0.0.1:9"):
         run_tasks(abs, [1], scheduler="tcp://127.0.0.1:9")
 

@@ -64,7 +64,7 @@ def test_unusable_arguments_give_one_line_and_exit_status_2(args, message, capsy
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_status_2(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr("sclcmeta.analyses.runner.CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("sclcmeta.runner.CONNECT_TIMEOUT", "1s")
     assert main(["multiverse", "q1_continuation_os", "--scheduler", "tcp://127.0.0.1:9",
                  "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err

@@ -6,7 +6,7 @@ fits the model by ``fit_model(method="mcmc")`` and returns the rank of the true 
 posterior draws, with the exact solver's posterior CDF at the truth on the same data as a reference.
 Replication ``i`` draws from its own random stream (``SeedSequence(seed, spawn_key=(i,))``) and samples
 with seed ``seed + i``, so its numbers do not depend on which worker runs it or in what order.
-:func:`run_sbc` submits the replications through :func:`~sclcmeta.analyses.runner.run_tasks`, the runner
+:func:`run_sbc` submits the replications through :func:`~sclcmeta.runner.run_tasks`, the runner
 of the multiverse; ``benchmarks/sbc_mcmc.py`` turns the rows into rank statistics and plots.
 
 Examples
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .runner import TaskOutcome, run_tasks
+from ..runner import TaskOutcome, run_tasks
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def sbc_replication(i: int, config: SBCConfig) -> dict:
 
 def run_sbc(config: SBCConfig, n: int, *, scheduler=None, workers: int | None = None,
             progress: bool = False) -> list[TaskOutcome]:
-    """``n`` replications of ``config`` on ``scheduler`` (as :func:`~sclcmeta.analyses.runner.run_tasks`)."""
+    """``n`` replications of ``config`` on ``scheduler`` (as :func:`~sclcmeta.runner.run_tasks`)."""
     return run_tasks(sbc_replication, range(n), kwargs={"config": config}, scheduler=scheduler, workers=workers,
                      progress=progress, desc="sbc")
 

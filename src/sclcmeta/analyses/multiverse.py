@@ -14,7 +14,7 @@ The default axes are
 
 Another axis is one more function with the same signature, passed in ``axes``; nothing else changes.
 Each grid point is a :class:`Setting`, fitted by :func:`fit_setting` as one task of
-:func:`~sclcmeta.analyses.runner.run_tasks` (a local Dask cluster by default, any cluster by address);
+:func:`~sclcmeta.runner.run_tasks` (a local Dask cluster by default, any cluster by address);
 a setting that raises becomes a row with its message and ``status = "not estimable"`` (the package refused it
 with a reason, e.g. leaving out a cohort leaves a meta-regression covariate without variation) or
 ``"error"`` (anything else), and the others finish.
@@ -49,7 +49,7 @@ from ..results.multiverse import MultiverseResult
 from ..spec import AnalysisSpec, load_spec
 from .common import analysis_for, fit_spec_model
 from .pairwise import PREFERENCES, observational_mask
-from .runner import describe, run_tasks
+from ..runner import describe, run_tasks
 
 
 @dataclass(frozen=True)
@@ -263,7 +263,7 @@ def multiverse(specs: Sequence[AnalysisSpec | str | Path], *, axes: Sequence[Axi
     prior_files
         Prior-set files for the default prior axis (default: every set in ``models/priors/``).
     scheduler, workers
-        Where the tasks run (:func:`~sclcmeta.analyses.runner.run_tasks`): ``None`` starts a local cluster of
+        Where the tasks run (:func:`~sclcmeta.runner.run_tasks`): ``None`` starts a local cluster of
         ``workers`` processes (default one per core); ``"tcp://host:8786"`` uses a running cluster; a
         ``distributed.Client`` is used as it is; ``"synchronous"`` runs a plain loop in this process.
     method

@@ -2,7 +2,10 @@
 
 One function, :func:`run_tasks`, runs ``fn(item, **shared, **kwargs)`` for every item and returns one
 :class:`TaskOutcome` per item, in the items' order, whether the task returned or raised. The multiverse
-(:mod:`.multiverse`) and the simulation-based calibration (:mod:`.calibration`) both submit through it.
+(:mod:`sclcmeta.analyses.multiverse`) and the simulation-based calibration
+(:mod:`sclcmeta.analyses.calibration`) both submit through it. It imports nothing of the pipeline (Dask
+only when a cluster is used), so the command line checks ``--scheduler`` / ``--workers`` before loading
+the analysis stack.
 
 Where the tasks run (``scheduler``):
 
@@ -23,7 +26,7 @@ once per task. A task that raises does not stop the others: its outcome carries 
 
 Examples
 --------
->>> from sclcmeta.analyses.runner import run_tasks
+>>> from sclcmeta.runner import run_tasks
 >>> [o.value for o in run_tasks(abs, [-1, 2, -3], scheduler="synchronous")]
 [1, 2, 3]
 >>> run_tasks(int, ["7", "x"], scheduler="synchronous")[1].error
@@ -36,7 +39,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from ..errors import SclcmetaError
+from .errors import SclcmetaError
 
 #: ``scheduler`` value that runs every task in this process, one after another, without Dask.
 SYNCHRONOUS = "synchronous"
