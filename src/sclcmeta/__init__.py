@@ -31,7 +31,8 @@ _LAZY = {
     "load_prior_set": "priors", "parse_prior": "priors",
     "AnalysisSpec": "spec", "list_specs": "spec", "load_spec": "spec",
     "FitResult": "results",
-    "fit": "analyses", "run_spec": "analyses", "run_sensitivity": "analyses", "multiverse": "analyses",
+    "fit": "analyses", "run_spec": "analyses", "run_sensitivity": "analyses",
+    "multiverse": "analyses.multiverse",
     "build_report": "report",
 }
 

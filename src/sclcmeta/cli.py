@@ -244,7 +244,7 @@ def _cmd_multiverse(args) -> int:
 
     check_scheduler(args.scheduler, args.workers)          # argument errors before any import or work
     folder = _output_folder(args)
-    from .analyses import multiverse
+    from .analyses.multiverse import multiverse
     from .plots.multiverse import plot_specification_curve
 
     evidence = _load_data(args) if args.data else None

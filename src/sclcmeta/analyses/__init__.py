@@ -2,7 +2,8 @@
 
 :func:`run_spec` runs a declarative spec on an :class:`~sclcmeta.evidence.EvidenceTable`; :func:`fit` is
 the notebook entry point for harmonized estimates; :func:`run_sensitivity` reruns a spec under every prior
-set and evidence choice; :func:`multiverse` fits every combination of them (with leave-one-out) on Dask.
+set and evidence choice; :func:`.multiverse.multiverse` (``sclcmeta.multiverse``) fits every combination of
+them, with leave-one-out, on Dask.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from . import moderators as _moderators, network as _network, pairwise as _pairwise  # noqa: F401  (register)
 from .common import REGISTRY, analysis_for, exact_cross_check
 from .pairwise import fit
-from .multiverse import multiverse
 from .sensitivity import run_sensitivity
 
 
@@ -35,5 +35,4 @@ def run_spec(spec, evidence=None, *, cache=None, progress: bool = False, method:
     return analysis_for(spec).run(spec, evidence, method=method, cache=cache, progress=progress)
 
 
-__all__ = ["REGISTRY", "analysis_for", "effects_for_spec", "exact_cross_check", "fit", "multiverse", "run_sensitivity",
-           "run_spec"]
+__all__ = ["REGISTRY", "analysis_for", "effects_for_spec", "exact_cross_check", "fit", "run_sensitivity", "run_spec"]
