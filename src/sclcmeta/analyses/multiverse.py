@@ -12,7 +12,15 @@ The default axes are
   direction-doubtful rows of a prognostic analysis as printed / flipped);
 * :func:`leave_one_out_axis`: each selected cohort dropped in turn (when more than two are pooled).
 
-Another axis is one more function with the same signature, passed in ``axes``; nothing else changes.
+Another axis is one more function with the same signature, passed in ``axes`` (or added to
+:func:`default_axes`); nothing else changes. For instance, bias priors for the observational estimates::
+
+    def bias_prior_axis(spec, evidence):
+        files = sorted((models_dir() / "priors" / "bias").glob("*.toml"))
+        return [Choice("bias_prior", "none", "no design-bias term", primary=True)] + [
+            Choice("bias_prior", f.stem, f"design bias ~ {load_prior_set(f).bias}", model={"design_bias": True},
+                   prior_overrides={"bias": load_prior_set(f).bias}) for f in files]
+
 Each grid point is a :class:`Setting`, fitted by :func:`fit_setting` as one task of
 :func:`~sclcmeta.runner.run_tasks` (a local Dask cluster by default, any cluster by address);
 a setting that raises becomes a row with its message and ``status = "not estimable"`` (the package refused it
