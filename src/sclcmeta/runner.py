@@ -129,31 +129,65 @@ def _connect(scheduler, workers: int | None):
     return scheduler, False
 
 
+def run_batch(fn: Callable, batch: list[tuple[int, Any]], **kw) -> list[tuple[int, Any, str, bool]]:
+    """Run ``fn(item, **kw)`` for each ``(index, item)`` of one Dask task: ``(index, value, error, refused)``.
+
+    Every item is tried, so an item that raises costs only its own result, as in the plain loop.
+    """
+    out = []
+    for i, it in batch:
+        try:
+            out.append((i, fn(it, **kw), "", False))
+        except Exception as exc:                        # noqa: BLE001 - reported with its item, never re-raised
+            out.append((i, None, _error_text(exc), isinstance(exc, SclcmetaError)))
+    return out
+
+
+def batches(n: int, slots: int, batch_size: int | None = None) -> list[range]:
+    """Item ranges of the Dask tasks: ``batch_size`` items each, or about 8 tasks per worker thread (``slots``).
+
+    Several settings per task keep Dask's per-task cost (scheduling, messages: milliseconds) small next to
+    fits that take milliseconds themselves, while leaving enough tasks to balance the load.
+
+    >>> [len(b) for b in batches(10, slots=1)]
+    [2, 2, 2, 2, 2]
+    >>> [len(b) for b in batches(3, slots=2, batch_size=1)]
+    [1, 1, 1]
+    """
+    size = batch_size or max(1, -(-n // (8 * max(1, slots))))
+    return [range(a, min(n, a + size)) for a in range(0, n, size)]
+
+
 def run_tasks(fn: Callable, items: Iterable, *, shared: Mapping[str, Any] | None = None,
               kwargs: Mapping[str, Any] | None = None, scheduler=None, workers: int | None = None,
-              progress: bool = False, desc: str = "tasks") -> list[TaskOutcome]:
+              progress: bool = False, desc: str = "tasks", batch_size: int | None = None) -> list[TaskOutcome]:
     """``fn(item, **shared, **kwargs)`` for every item, on ``scheduler`` (module docstring), in the items' order.
 
     ``shared`` holds large objects sent to every worker once; ``kwargs`` small ones sent with each task.
     ``fn`` must be importable by the workers (a module-level function of an installed package), and its
-    items and results picklable. ``progress`` shows a tqdm bar advancing as tasks finish.
+    items and results picklable. Items go to the workers in batches (:func:`batches`; ``batch_size`` 1 makes
+    every item its own Dask task). ``progress`` shows a tqdm bar advancing as items finish.
     """
     items = list(items)
     shared = dict(shared or {})
     kwargs = dict(kwargs or {})
     check_scheduler(scheduler, workers)
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise SclcmetaError(f"batch_size must be a whole number of 1 or more; got {batch_size!r}.")
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(items), desc=desc, unit="task", disable=not progress, leave=False)
     outcomes: list[TaskOutcome | None] = [None] * len(items)
+
+    def record(results):
+        for i, value, error, refused in results:
+            outcomes[i] = TaskOutcome(i, items[i], value=value, error=error, refused=refused)
+        bar.update(len(results))
+
     if scheduler == SYNCHRONOUS:
         with bar:
             for i, it in enumerate(items):
-                try:
-                    outcomes[i] = TaskOutcome(i, it, value=fn(it, **shared, **kwargs))
-                except Exception as exc:                # noqa: BLE001 - reported with the item, like a worker's
-                    outcomes[i] = TaskOutcome(i, it, error=_error_text(exc), refused=isinstance(exc, SclcmetaError))
-                bar.update()
+                record(run_batch(fn, [(i, it)], **shared, **kwargs))
         return outcomes
     from dask.distributed import as_completed
 
@@ -161,23 +195,21 @@ def run_tasks(fn: Callable, items: Iterable, *, shared: Mapping[str, Any] | None
     futures = []
     try:
         scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
-        futures = [client.submit(fn, it, **scattered, **kwargs, pure=False, key=f"{desc}-{i}-{os.urandom(4).hex()}")
-                   for i, it in enumerate(items)]
-        position = {f.key: i for i, f in enumerate(futures)}
+        slots = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        parts = batches(len(items), slots, batch_size)
+        futures = [client.submit(run_batch, fn, [(i, items[i]) for i in part], **scattered, **kwargs, pure=False,
+                                 key=f"{desc}-{part.start}-{os.urandom(4).hex()}") for part in parts]
+        members = {f.key: part for f, part in zip(futures, parts)}
         with bar:
             for fut in as_completed(futures):
-                i = position[fut.key]
-                if fut.status == "error":
-                    exc = fut.exception()
-                    outcomes[i] = TaskOutcome(i, items[i], error=_error_text(exc),
-                                              refused=isinstance(exc, SclcmetaError))
-                elif fut.status == "cancelled":
-                    outcomes[i] = TaskOutcome(i, items[i], error="CancelledError: the task was cancelled by the "
-                                                                 "cluster (a worker was lost or shut down)")
-                else:
-                    outcomes[i] = TaskOutcome(i, items[i], value=fut.result())
+                part = members[fut.key]
+                if fut.status == "finished":
+                    record(fut.result())
+                else:                                    # the task itself failed: a worker lost, or unpicklable
+                    why = (_error_text(fut.exception()) if fut.status == "error" else
+                           "CancelledError: the task was cancelled by the cluster (a worker was lost or shut down)")
+                    record([(i, None, why, False) for i in part])
                 fut.release()
-                bar.update()
     finally:
         if futures:
             client.cancel([f for f in futures if not f.done()])

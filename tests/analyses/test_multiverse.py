@@ -13,7 +13,7 @@ from scipy import integrate, stats
 import sclcmeta as sm
 from sclcmeta.analyses import run_sensitivity
 from sclcmeta.analyses.multiverse import Choice, evidence_axis, expand, fit_setting, leave_one_out_axis, prior_axis
-from sclcmeta.runner import SYNCHRONOUS, check_scheduler, run_tasks
+from sclcmeta.runner import SYNCHRONOUS, batches, check_scheduler, run_tasks
 from sclcmeta.errors import SclcmetaError
 
 TWO_PRIORS = ["default", "sceptical"]
@@ -96,7 +96,7 @@ def test_local_cluster_gives_the_same_table_as_the_plain_loop(evidence, dask_cli
         dist = sm.multiverse(specs, evidence=evidence, prior_files=["default"], scheduler=dask_client)
     pd.testing.assert_frame_equal(dist.table, loop.table, check_exact=True)
     ran = [t for t in ts.data if "multiverse" in str(t["key"])]
-    assert len(ran) == len(loop.headline()) and len({t["worker"] for t in ran}) == 2
+    assert len(ran) == len(batches(len(loop.headline()), slots=2)) > 2 and len({t["worker"] for t in ran}) == 2
     # moderator choices and not-estimable leave-one-out settings are part of the compared table
     assert "direction-doubtful rows flipped" in set(loop.table["evidence_choice"])
     assert (loop.headline()["status"] == "not estimable").any()
@@ -116,6 +116,9 @@ def test_a_task_that_raises_is_reported_with_its_settings_and_the_rest_finish(ev
     good = h[h["estimates"] == "as specified"]
     assert len(good) == 8 and (good["status"] == "ok").all() and np.isfinite(good["hr_median"]).all()
     assert len(mv.failed) == 16 and "did not run (16" in repr(mv)
+    # one Dask task per setting gives the same table as batches of settings
+    single = sm.multiverse(["q1_continuation_os"], evidence=evidence, axes=axes, scheduler=dask_client, batch_size=1)
+    pd.testing.assert_frame_equal(single.table, mv.table, check_exact=True)
 
 
 def test_runner_reports_errors_in_item_order_without_dask():

@@ -259,7 +259,7 @@ def _table(outcomes, axis_names: list[str]) -> pd.DataFrame:
 def multiverse(specs: Sequence[AnalysisSpec | str | Path], *, axes: Sequence[Axis] | None = None,
                prior_files: Sequence[str | Path] | None = None, scheduler=None, workers: int | None = None,
                method: str | None = "exact", evidence: EvidenceTable | None = None,
-               progress: bool = False) -> MultiverseResult:
+               progress: bool = False, batch_size: int | None = None) -> MultiverseResult:
     """Fit every setting of every spec's grid with dask.distributed; one tidy table of the results.
 
     Parameters
@@ -277,6 +277,8 @@ def multiverse(specs: Sequence[AnalysisSpec | str | Path], *, axes: Sequence[Axi
         ``distributed.Client`` is used as it is; ``"synchronous"`` runs a plain loop in this process.
     method
         ``"exact"`` (default) or ``"mcmc"`` (each spec's ``[inference]`` draws, chains, seed); None: each spec's own.
+    batch_size
+        Settings per Dask task (default: about 8 tasks per worker thread; 1: one task per setting).
 
     Examples
     --------
@@ -306,7 +308,7 @@ def multiverse(specs: Sequence[AnalysisSpec | str | Path], *, axes: Sequence[Axi
     axis_names = [c.axis for c in settings[0].choices]
     outcomes = run_tasks(fit_setting, settings, shared={"evidence": evidence},
                          kwargs={"method": method}, scheduler=scheduler,
-                         workers=workers, progress=progress, desc="multiverse")
+                         workers=workers, progress=progress, desc="multiverse", batch_size=batch_size)
     return MultiverseResult(_table(outcomes, axis_names), axes=tuple(axis_names), scheduler=describe(scheduler, workers),
                             seconds=time.perf_counter() - t0, notes=tuple(notes))
 
