@@ -2,13 +2,18 @@
 """Simulation-based calibration (Talts et al. 2018) of the MCMC path: nutpie through fit_model.
 
     python benchmarks/sbc_mcmc.py [--n 200] [--k 4] [--out benchmarks/sbc_mcmc]
+                                  [--scheduler tcp://host:8786 | --workers N | --scheduler synchronous]
 
 Each replication draws ``mu`` and ``tau`` from the prior, study effects ``theta_i ~ N(mu, tau^2)``,
 standard errors ``se_i ~ U(0.1, 0.4)`` and estimates ``y_i ~ N(theta_i, se_i^2)`` for ``k`` studies,
-then fits the random-effects model by ``fit_model(method="mcmc")`` (nutpie, 4 x 1000 draws by default)
-with ONE shared :class:`~sclcmeta.fitting.CompileCache`: nutpie samples the hand-written numba log
-density of :mod:`sclcmeta.engine.native`, compiled once, and every replication is a new data buffer
-(the cache's hit/miss counts are reported).
+then fits the random-effects model by ``fit_model(method="mcmc")`` (nutpie, 4 x 1000 draws by default).
+The replications are tasks of the multiverse's Dask runner (:func:`sclcmeta.analyses.calibration.run_sbc`):
+a local cluster by default, any cluster with ``--scheduler``, or a plain loop with ``--scheduler
+synchronous``. Replication ``i`` has its own random stream, so the results do not depend on where it
+ran. In each worker process nutpie samples the hand-written numba log density of
+:mod:`sclcmeta.engine.native` (compiled once, or loaded from numba's disk cache) through the process's
+:class:`~sclcmeta.fitting.CompileCache`, and every later replication there is a new data buffer (the
+cache's hit/miss counts, summed over the workers, are reported).
 
 The rank of the true value among ``L = 99`` posterior draws thinned evenly from the 4000 (thinning
 keeps the draws nearly independent, as SBC requires) is uniform on {0..L} for a correct sampler.
@@ -113,60 +118,50 @@ def main(argv=None) -> int:
     ap.add_argument("--rank-draws", type=int, default=99, help="L, thinned posterior draws per rank (default 99)")
     ap.add_argument("--seed", type=int, default=20261121)
     ap.add_argument("--out", default=str(HERE / "sbc_mcmc"), help="output prefix for .png/.md/.json")
+    ap.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster); 'synchronous': no Dask")
+    ap.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     args = ap.parse_args(argv)
 
     warnings.filterwarnings("ignore")
     for name in ("pymc", "pytensor", "numba"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
-    import sclcmeta as sm
-    from sclcmeta.engine import GaussianModel, solve_exact
-    from sclcmeta.fitting import CompileCache, fit_model
+    from sclcmeta.analyses.calibration import SBCConfig, run_sbc
+    from sclcmeta.runner import describe
 
-    ps = sm.default_prior_set().replace(effect=args.effect, tau=args.tau)
-    rng = np.random.default_rng(args.seed)
-    cache = CompileCache()
+    cfg = SBCConfig(k=args.k, effect=args.effect, tau=args.tau, draws=args.draws, tune=args.tune, chains=args.chains,
+                    rank_draws=args.rank_draws, seed=args.seed)
+    ps = cfg.priors()
     L, k = args.rank_draws, args.k
-    rows = []
+    where = describe(args.scheduler, args.workers)
+    print(f"{args.n} replications on {where}", flush=True)
     t_all = time.perf_counter()
-    for i in range(args.n):
-        mu = float(ps.effect.rvs(1, rng)[0])
-        tau = float(ps.tau.rvs(1, rng)[0])
-        se = rng.uniform(0.1, 0.4, k)
-        y = rng.normal(mu + tau * rng.standard_normal(k), se)
-        gm = GaussianModel.random_effects(y, se)
-        t = time.perf_counter()
-        raw = fit_model(gm, ps, method="mcmc", draws=args.draws, tune=args.tune, chains=args.chains,
-                        seed=args.seed + i, cache=cache)
-        dt = time.perf_counter() - t
-        post = raw.idata.posterior
-        d_mu = post["b"].sel(coef="mu").values.ravel()
-        d_tau = post["tau"].values.ravel()
-        idx = np.linspace(0, len(d_mu) - 1, L).round().astype(int)
-        ex = solve_exact(gm, ps)
-        d = raw.diagnostics
-        rows.append({"i": i, "mu": mu, "tau": tau, "rank_mu": int(np.sum(d_mu[idx] < mu)),
-                     "rank_tau": int(np.sum(d_tau[idx] < tau)), "seconds": dt,
-                     "u_exact_mu": float(ex.coef("mu").cdf(mu)[0]),
-                     "u_exact_tau": float(ex.variance_marginal("tau").cdf(tau)),
-                     "u_mcmc_mu": float(np.mean(d_mu < mu)), "u_mcmc_tau": float(np.mean(d_tau < tau)),
-                     "r_hat": d.r_hat, "ess_bulk": d.ess_bulk, "divergences": d.divergences, "gate": d.passed})
-        if (i + 1) % max(1, args.n // 10) == 0 or i == 0:
-            print(f"  {i + 1}/{args.n} replications, {time.perf_counter() - t_all:.0f} s "
-                  f"(cache: {cache.misses} model shape, {cache.hits} reuses)", flush=True)
+    outcomes = run_sbc(cfg, args.n, scheduler=args.scheduler, workers=args.workers, progress=True)
     total = time.perf_counter() - t_all
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        print(f"  replication {o.item} failed: {o.error}", file=sys.stderr)
+    rows = [o.value for o in outcomes if o.ok]
+    if not rows:
+        print("every replication failed; nothing to report", file=sys.stderr)
+        return 1
+    misses = sum(r["new_model_shape"] for r in rows)
+    cache = {"misses": misses, "hits": len(rows) - misses, "worker_processes": len({r["worker_pid"] for r in rows})}
 
     srng = np.random.default_rng(args.seed + 1)
     r_mu = np.array([r["rank_mu"] for r in rows])
     r_tau = np.array([r["rank_tau"] for r in rows])
-    secs = np.array([r["seconds"] for r in rows])
+    first = np.array([r["seconds"] for r in rows if r["new_model_shape"]])
+    later = np.array([r["seconds"] for r in rows if not r["new_model_shape"]])
     res = {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "config": {**vars(args), "out": _repo_relative(args.out),
                    "priors": {"effect": str(ps.effect), "tau": str(ps.tau)}},
-        "n": args.n, "L": L, "total_seconds": total, "first_fit_seconds": float(secs[0]),
-        "median_fit_seconds": float(np.median(secs[1:])) if len(secs) > 1 else float(secs[0]),
-        "cache": {"misses": cache.misses, "hits": cache.hits},
+        "runner": where, "n": len(rows), "failed_replications": [{"i": o.item, "error": o.error} for o in failed],
+        "L": L, "total_seconds": total,
+        "first_fit_seconds": float(first.max()) if len(first) else float("nan"),
+        "median_fit_seconds": float(np.median(later)) if len(later) else float(np.median(first)),
+        "cache": cache,
         "gate_failures": int(sum(not r["gate"] for r in rows)),
         "divergent_replications": int(sum(r["divergences"] > 0 for r in rows)),
         "max_r_hat": float(max(r["r_hat"] for r in rows)), "min_ess_bulk": float(min(r["ess_bulk"] for r in rows)),
@@ -180,17 +175,21 @@ def main(argv=None) -> int:
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    title = (f"SBC of fit_model(method='mcmc') (nutpie {args.chains}x{args.draws}): {args.n} replications, k={k}, "
+    n = len(rows)
+    title = (f"SBC of fit_model(method='mcmc') (nutpie {args.chains}x{args.draws}): {n} replications, k={k}, "
              f"effect {ps.effect}, tau {ps.tau}")
-    plot(r_mu, r_tau, L, args.n, out.with_suffix(".png"), title)
+    plot(r_mu, r_tau, L, n, out.with_suffix(".png"), title)
     m, e = res["mcmc"], res["exact"]
     md = [f"# SBC of the MCMC path ({res['date']})\n",
-          f"{args.n} replications of a {k}-study random-effects model; priors effect {ps.effect}, tau {ps.tau}; "
+          f"{n} replications of a {k}-study random-effects model; priors effect {ps.effect}, tau {ps.tau}; "
           f"se ~ U(0.1, 0.4); nutpie {args.chains} chains x {args.draws} draws (+{args.tune} tune) via "
-          f"fit_model with one CompileCache ({cache.misses} model shape, {cache.hits} reuses); ranks among L = {L} "
-          f"thinned draws.\n",
-          f"Run time {total:.0f} s: first fit (compiles or loads the log density) {res['first_fit_seconds']:.1f} s, then median "
-          f"{res['median_fit_seconds']:.2f} s per fit. Convergence gate failures: {res['gate_failures']}/{args.n} "
+          f"fit_model, run as Dask tasks on {where} ({cache['worker_processes']} worker process(es), each with its "
+          f"CompileCache: {cache['misses']} model set-up(s), {cache['hits']} reuses); ranks among L = {L} "
+          f"thinned draws."
+          + (f" {len(failed)} replication(s) raised and are left out (errors in the JSON)." if failed else "") + "\n",
+          f"Run time {total:.0f} s (including starting the cluster): slowest first fit in a worker (compiles or loads "
+          f"the log density) {res['first_fit_seconds']:.1f} s, then median "
+          f"{res['median_fit_seconds']:.2f} s per fit. Convergence gate failures: {res['gate_failures']}/{n} "
           f"(replications with divergences: {res['divergent_replications']}; max R-hat {res['max_r_hat']:.3f}, "
           f"min bulk ESS {res['min_ess_bulk']:.0f}).\n",
           "| parameter | KS D | KS p | chi-square (19 df) | chi-square p | 90% interval coverage | exact solver KS p | exact 90% coverage |",

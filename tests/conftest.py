@@ -29,3 +29,21 @@ def write_csv(tmp_path):
         return p
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A local Dask cluster of 2 worker processes (1 thread each), started on first use and shared by the
+    multiverse and SBC tests of this test process; the workers import sclcmeta once, up front."""
+    import importlib
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.CRITICAL)
+    client = Client(cluster)
+    client.run(importlib.import_module, "sclcmeta.analyses.multiverse")
+    yield client
+    client.close()
+    cluster.close()

@@ -3,7 +3,7 @@
 The pipeline runs one way, one folder per stage::
 
     evidence (read_evidence, select_estimates) -> spec (load_spec) -> engine -> fitting
-      -> results (FitResult) -> analyses (fit, run_spec, run_sensitivity) -> plots -> report -> cli
+      -> results (FitResult) -> analyses (fit, run_spec, run_sensitivity, multiverse) -> plots -> report -> cli
 
 Names are imported on first use, so ``import sclcmeta`` and the command line's ``--help`` stay fast and
 loading a spec never loads PyMC or ArviZ.
@@ -32,6 +32,7 @@ _LAZY = {
     "AnalysisSpec": "spec", "list_specs": "spec", "load_spec": "spec",
     "FitResult": "results",
     "fit": "analyses", "run_spec": "analyses", "run_sensitivity": "analyses", "sweep": "analyses",
+    "multiverse": "analyses.multiverse",
     "build_report": "report",
 }
 

@@ -1,4 +1,4 @@
-"""Command line: ``sclcmeta report | fit | sensitivity | list | data check``.
+"""Command line: ``sclcmeta report | fit | sensitivity | multiverse | list | data check``.
 
 Every user-input error ends in one readable message and exit status 2 (1 for ``data check``
 finding errors in the tables), never a traceback.
@@ -24,6 +24,7 @@ EPILOG = """examples:
   sclcmeta fit --data my_review.csv --prior 'effect=flat()' --prior 'tau=jeffreys()'
   sclcmeta sensitivity q1_continuation_os
   sclcmeta sensitivity --data my_review.csv
+  sclcmeta multiverse q1_continuation_os q5_any_ici_os --out mv     (add --scheduler tcp://host:8786 for a cluster)
 """
 
 
@@ -391,6 +392,62 @@ def _cmd_sensitivity(args) -> int:
     return 0
 
 
+def _cmd_multiverse(args) -> int:
+    from .runner import check_scheduler
+
+    check_scheduler(args.scheduler, args.workers)          # argument errors before any import or work
+    folder = _output_folder(args)
+    from .analyses.multiverse import multiverse
+    from .plots.multiverse import plot_specification_curve
+
+    evidence = _load_data(args) if args.data else None
+    mv = multiverse(args.spec, prior_files=args.priors or None, scheduler=args.scheduler, workers=args.workers,
+                    method=args.method, evidence=evidence, progress=not args.no_progress)
+    print(mv)
+    with folder as out:
+        written = mv.write(out)
+        for name in mv.analyses:
+            if (mv.headline(name)["status"] == "ok").any():
+                fig = plot_specification_curve(mv, name)
+                fig.savefig(out / f"multiverse_{name}.png", dpi=110, bbox_inches="tight")
+                written.append(out / f"multiverse_{name}.png")
+    print(f"wrote {', '.join(p.name for p in written)} to {args.out}")
+    return 0
+
+
+def _add_multiverse_parser(sub) -> None:
+    m = sub.add_parser("multiverse", help="fit every combination of prior set, evidence choice and left-out cohort "
+                                          "(on a local or remote Dask cluster)",
+                       description="Fit each SPEC under every combination of its declared choices: every prior set in "
+                                   "models/priors/ x every evidence choice of `sclcmeta sensitivity` (estimate "
+                                   "preference, observational estimates down-weighted, the analysis kind's own) x "
+                                   "leave-one-cohort-out. Tasks run with dask.distributed, on a local cluster by "
+                                   "default or on a running cluster given by --scheduler; a setting that fails is "
+                                   "reported with its error and the others still run. Writes multiverse.parquet, "
+                                   "multiverse.csv (one row per setting x quantity) and a specification-curve PNG "
+                                   "per analysis into --out.",
+                       epilog="examples:\n  sclcmeta multiverse q1_continuation_os q1_continuation_pfs --out mv\n"
+                              "  sclcmeta multiverse models/q5_any_ici_os.toml --workers 1 --method mcmc\n"
+                              "  dask scheduler &  dask worker tcp://127.0.0.1:8786 &   # a cluster (any machines)\n"
+                              "  sclcmeta multiverse q1_continuation_os --scheduler tcp://127.0.0.1:8786",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_argument("spec", nargs="+", help="analysis specs (TOML files or bundled names; network specs are skipped)")
+    m.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler, e.g. tcp://host:8786 (default: start a local cluster; "
+                        "'synchronous': no Dask, one fit after another in this process)")
+    m.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="worker processes of the local cluster (default: one per core)")
+    m.add_argument("--method", choices=["exact", "mcmc"], default="exact",
+                   help="exact numerical integration (default) or MCMC with each spec's [inference] settings")
+    m.add_argument("--priors", nargs="+", metavar="P.toml", help="prior sets of the prior axis (default: all in "
+                   "models/priors/; the spec's own set is always included)")
+    _add_data_args(m)
+    m.add_argument("--out", default="sclcmeta-multiverse",
+                   help="output folder (default: sclcmeta-multiverse); must be new, empty or an earlier sclcmeta output")
+    m.add_argument("--no-progress", action="store_true", help="no progress bar")
+    m.set_defaults(func=_cmd_multiverse)
+
+
 def _add_data_args(p) -> None:
     """``--data``, ``--studies``, ``--nodes``: the evidence bundle (the study table says who shares patients)."""
     p.add_argument("--data", help="your evidence: a CSV (full or minimal import format) or a folder holding "
@@ -415,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     from .vocabulary import VERSION as __version__
     p.add_argument("--version", action="version", version=f"sclcmeta {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{report,fit,sensitivity,list,data}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{report,fit,sensitivity,multiverse,list,data}")
 
     r = sub.add_parser("report", help="run every analysis in models/ on the bundled data and write the report",
                        description="Run every analysis spec in models/ on the bundled evidence and write report.html, "
@@ -478,6 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="write the sensitivity table (CSV) and forest plot (PNG) here")
     s.add_argument("--json", action="store_true", help="print the sensitivity table as JSON rows")
     s.set_defaults(func=_cmd_sensitivity)
+
+    _add_multiverse_parser(sub)
 
     li = sub.add_parser("list", help="list the bundled analyses and prior sets",
                         description="List the bundled analysis specs (question, kind, title) and prior sets; any of "

@@ -2,7 +2,8 @@
 
 :func:`run_spec` runs a declarative spec on an :class:`~sclcmeta.evidence.EvidenceTable`; :func:`fit` is
 the notebook entry point for harmonized estimates; :func:`run_sensitivity` reruns a spec under every prior
-set and evidence choice; :func:`sweep` answers one analysis under many prior settings at once.
+set and evidence choice; :func:`sweep` answers one analysis under many prior settings at once;
+:func:`.multiverse.multiverse` (``sclcmeta.multiverse``) fits every combination of them, with leave-one-out, on Dask.
 """
 
 from __future__ import annotations

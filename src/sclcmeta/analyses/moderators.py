@@ -63,10 +63,16 @@ def moderator_settings(spec, evidence: EvidenceTable) -> list[tuple[str, str, Mo
     Prognostic: direction-doubtful rows as printed / explicitly flipped; the other cohort of a shared
     patient pool. Interaction: derived subgroups at the printed-rounding extremes.
     """
+    return [(label, desc, eff) for label, desc, _, eff in moderator_choices(spec, evidence)]
+
+
+def moderator_choices(spec, evidence: EvidenceTable) -> list[tuple[str, str, dict, ModeratorEffects]]:
+    """:func:`moderator_settings` with the ``moderator_effects`` overrides that give each choice
+    ``(label, description, overrides, effects)``, so the multiverse can combine them with other axes."""
     kind = spec.evidence.get("kind")
     base = moderator_effects(spec, evidence)
     seen = {tuple(base.data["id"]) + tuple(np.round(base.data["y"], 12))}
-    out: list[tuple[str, str, ModeratorEffects]] = []
+    out: list[tuple[str, str, dict, ModeratorEffects]] = []
 
     def add(label, desc, **kw):
         try:
@@ -76,7 +82,7 @@ def moderator_settings(spec, evidence: EvidenceTable) -> list[tuple[str, str, Mo
         key = tuple(eff.data["id"]) + tuple(np.round(eff.data["y"], 12))
         if key not in seen:
             seen.add(key)
-            out.append((label, desc, eff))
+            out.append((label, desc, kw, eff))
 
     if kind == "prognostic":
         add("direction-doubtful rows as printed", "rows flagged direction_doubtful / direction_contradicts_text "
@@ -102,6 +108,7 @@ class ModeratorAnalysis:
     effects = staticmethod(moderator_effects)
     build = staticmethod(build_pairwise)
     evidence_settings = staticmethod(moderator_settings)
+    evidence_choices = staticmethod(moderator_choices)
 
     @staticmethod
     def wrap(spec, raw, eff: ModeratorEffects, parts: dict | None = None, inventory=None) -> ModeratorResult:
