@@ -19,6 +19,12 @@ from sclcmeta.errors import SclcmetaError
 TWO_PRIORS = ["default", "sceptical"]
 
 
+def _three_cohorts():
+    """Q5 OS with its second-hand cohort and without the bias model: three observational cohorts (Zhang 2025a,
+    Zhang B 2025, Gu 2026), enough for leave-one-out."""
+    return sm.load_spec("q5_any_ici_os").with_evidence(second_hand=True).with_bias(None)
+
+
 def _broken_axis(spec, evidence):
     """An extra axis: the spec as it is, an estimate id that does not exist, and a prior set that is not one."""
     return [Choice("estimates", "as specified", primary=True),
@@ -27,7 +33,7 @@ def _broken_axis(spec, evidence):
 
 
 def test_grid_is_the_product_of_the_axes_with_the_primary_setting_first(evidence):
-    spec = sm.load_spec("q1_continuation_os")
+    spec = _three_cohorts()
     axes = [partial(prior_axis, files=TWO_PRIORS), evidence_axis, leave_one_out_axis]
     grid = expand(spec, evidence, axes)
     sizes = [len(a(spec, evidence)) for a in axes]
@@ -40,8 +46,9 @@ def test_grid_is_the_product_of_the_axes_with_the_primary_setting_first(evidence
 
 
 def test_multiverse_rows_equal_the_sensitivity_reruns_of_the_same_settings(evidence):
-    spec = sm.load_spec("q1_continuation_pfs")
+    spec = _three_cohorts()
     mv = sm.multiverse([spec], evidence=evidence, prior_files=TWO_PRIORS, scheduler=SYNCHRONOUS)
+    assert set(mv.headline()["bias_prior"]) == {"none"}          # no bias model in this spec: one value
     h = mv.headline().set_index(["prior_set", "evidence_choice", "leave_out"])
     sens = run_sensitivity(spec, evidence=evidence, method="exact", prior_files=TWO_PRIORS).table.set_index("setting")
     own = spec.priors.name
@@ -75,16 +82,30 @@ def _posterior_quantiles(y, se, effect_sd, tau_scale):
 def test_a_setting_applies_every_one_of_its_choices(evidence):
     """Sceptical prior x observational estimates down-weighted x Gu 2026 left out, against quadrature on the
     primary selection's estimates with that row dropped by hand and the variances doubled."""
-    spec = sm.load_spec("q1_continuation_os")
+    spec = _three_cohorts()
     grid = {tuple(s.labels.values()): s for s in expand(spec, evidence)}
-    rows = fit_setting(grid[("sceptical", "observational down-weighted", "gu2026")], evidence, method="exact")
+    rows = fit_setting(grid[("sceptical", "observational down-weighted", "gu2026", "none")], evidence, method="exact")
     got = np.array([next(r for r in rows if r["headline"])[c] for c in ("median", "q2.5", "q97.5")])
     d = sm.run_spec(spec, evidence, method="exact").effects.data
     keep = d[d["cohort"] != "gu2026"]
     assert (keep["design"] != "rct").all()
     ref = _posterior_quantiles(keep["y"], keep["se"] * np.sqrt(2), effect_sd=0.175, tau_scale=0.5)
     np.testing.assert_allclose(got, ref, atol=2e-3)
-    assert grid[("default", "as specified", "none")].primary
+    assert grid[("default", "as specified", "none", "none")].primary
+
+
+def test_a_bias_adjusted_spec_gets_every_bias_prior_and_no_adjustment_on_the_bias_axis(evidence):
+    from sclcmeta.analyses.multiverse import bias_axis
+    from sclcmeta.bias_priors import list_bias_priors
+
+    spec = sm.load_spec("q5_any_ici_pfs")
+    mv = sm.multiverse([spec], evidence=evidence, axes=[bias_axis], scheduler=SYNCHRONOUS).headline()
+    assert set(mv["bias_prior"]) == {b.name for b in list_bias_priors()} | {"none"}
+    by = mv.set_index("bias_prior")
+    primary = sm.run_spec(spec, evidence, method="exact")
+    assert by.loc[spec.bias.name, "hr_median"] == pytest.approx(primary.pooled_hr()["hr_median"], rel=1e-12)
+    assert by.loc["none", "hr_median"] == pytest.approx(primary.unadjusted.pooled_hr()["hr_median"], rel=1e-12)
+    assert by.loc[spec.bias.name, "bias"] == "adjusted"
 
 
 def test_local_cluster_gives_the_same_table_as_the_plain_loop(evidence, dask_client):
@@ -104,7 +125,7 @@ def test_local_cluster_gives_the_same_table_as_the_plain_loop(evidence, dask_cli
 
 def test_a_task_that_raises_is_reported_with_its_settings_and_the_rest_finish(evidence, dask_client):
     axes = [partial(prior_axis, files=TWO_PRIORS), leave_one_out_axis, _broken_axis]
-    mv = sm.multiverse(["q1_continuation_os"], evidence=evidence, axes=axes, scheduler=dask_client)
+    mv = sm.multiverse([_three_cohorts()], evidence=evidence, axes=axes, scheduler=dask_client)
     h = mv.headline()
     assert len(h) == 2 * 4 * 3 and list(mv.axes) == ["prior_set", "leave_out", "estimates"]
     bad = h[h["estimates"] != "as specified"]
@@ -117,7 +138,7 @@ def test_a_task_that_raises_is_reported_with_its_settings_and_the_rest_finish(ev
     assert len(good) == 8 and (good["status"] == "ok").all() and np.isfinite(good["hr_median"]).all()
     assert len(mv.failed) == 16 and "did not run (16" in repr(mv)
     # one Dask task per setting gives the same table as batches of settings
-    single = sm.multiverse(["q1_continuation_os"], evidence=evidence, axes=axes, scheduler=dask_client, batch_size=1)
+    single = sm.multiverse([_three_cohorts()], evidence=evidence, axes=axes, scheduler=dask_client, batch_size=1)
     pd.testing.assert_frame_equal(single.table, mv.table, check_exact=True)
 
 
