@@ -376,8 +376,9 @@ def load_spec(path: str | Path) -> AnalysisSpec:
     over = {k: getattr(f.priors, k) for k in PRIOR_TARGETS if getattr(f.priors, k) is not None}
     bias = None
     if f.bias is not None:
-        if m["type"] == "network" or ev.get("kind") in MODERATOR_KINDS:
-            problems.append("[bias] is available for pairwise analyses only; remove the table.")
+        if ev.get("kind") in MODERATOR_KINDS:
+            problems.append("[bias] is available for treatment-effect analyses (pairwise and network) only; "
+                            "remove the table.")
         else:
             try:
                 bias = load_bias_prior(f.bias.prior)

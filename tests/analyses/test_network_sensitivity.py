@@ -31,7 +31,7 @@ def _y(net):
 
 
 def test_reversing_the_switch_comparison_flips_the_sign_of_its_data_only(q2, q2_settings, evidence):
-    base = _y(network_from_spec(q2, evidence))
+    base = _y(q2_settings["default"].net)          # the primary network (bias-adjusted, as every setting)
     st = q2_settings["reversed zhang2025b_os_same_vs_switch"]
     got = _y(st.net)
     assert got["zhang2025b_os_same_vs_switch"] == -base["zhang2025b_os_same_vs_switch"] != 0
@@ -91,7 +91,7 @@ def test_network_sensitivity_table_covers_every_prior_set_and_headline_contrast(
 def test_cli_sensitivity_of_a_network_spec_prints_the_network_rows(capsys):
     assert main(["sensitivity", "q2_network_2l_pfs", "--json", "--priors-only"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
-    assert {r["kind"] for r in rows} == {"prior"} and all(r["comparison"] for r in rows)
+    assert {r["kind"] for r in rows} == {"prior", "bias"} and all(r["comparison"] for r in rows)
 
 
 def test_report_sensitivity_section_renders_network_rows(q2, evidence):

@@ -99,11 +99,11 @@ def test_answer_row_with_a_bias_column_shows_the_adjusted_fit_with_the_unadjuste
 def test_a_column_is_added_to_the_answer_table_by_appending_a_spec():
     res = _Pairwise([_sum("pooled", 0.7), _sum("tau", 1), _sum("predictive", 0.71)])
     rows = headline(res, "a-q1_x")
-    rows[0]["certainty"] = "low"
-    cols = ANSWER_COLUMNS + (Column("certainty", "Certainty", "GRADE rating", lambda r: [r["certainty"]]),)
+    rows[0]["extra"] = "low"
+    cols = ANSWER_COLUMNS + (Column("extra", "Extra", "an extra column", lambda r: [r["extra"]]),)
     html = str(_answers_html(answer_table(rows, cols)))
-    assert "<th title='GRADE rating'>Certainty</th>" in html and "<td>low</td>" in html
-    assert answer_table(rows, cols).frame().columns[-1] == "Certainty"
+    assert "<th title='an extra column'>Extra</th>" in html and "<td>low</td>" in html
+    assert answer_table(rows, cols).frame().columns[-1] == "Extra"
     rows[0]["passed"] = False                                   # a failed fit's answer row is marked
     assert "<tr class='failed'" in str(_answers_html(answer_table(rows, cols)))
 

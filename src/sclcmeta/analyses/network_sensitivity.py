@@ -30,7 +30,7 @@ from ..errors import SpecError
 from ..evidence.network import NetworkData
 from ..priors import PriorSet
 from ..results.network import NetworkResult
-from .network import fit_network, network_from_spec, split_direction
+from .network import bias_adjusted_network, fit_network, network_from_spec, split_direction
 
 #: evidence preferences tried for a network (the spec's own order is the primary selection)
 NETWORK_PREFERENCES = {
@@ -142,7 +142,7 @@ def network_settings(spec, evidence, prior_sets, evidence_choices: bool = True,
     effects, classes = m.get("effects", "random"), bool(m.get("classes"))
     out = [NetworkSetting(ps.name, "prior", ps.description, net, ps, effects, classes) for ps in prior_sets]
     if not evidence_choices:
-        return out
+        return _with_bias(out, spec, evidence, net)
 
     def ev(label, desc, n, eff=effects, cls=classes):
         out.append(NetworkSetting(label, "evidence", desc, n, spec.priors, eff, cls))
@@ -194,7 +194,27 @@ def network_settings(spec, evidence, prior_sets, evidence_choices: bool = True,
                f"{lab} as one {net.classes[ici]} class member, no components (the model before issue 12)", inside)
         outside = dataclasses.replace(net, combinations={}, classes=rest)
         ev(f"{lab} own effect", f"{lab} its own treatment outside every class, no components", outside)
-    return out
+    return _with_bias(out, spec, evidence, net)
+
+
+def _with_bias(out: list[NetworkSetting], spec, evidence, net: NetworkData) -> list[NetworkSetting]:
+    """A bias-adjusted spec: every setting's network bias-adjusted, plus one row per other bundled bias prior and
+    one without the adjustment (kind "bias")."""
+    if spec.bias is None:
+        return out
+    from ..bias_priors import list_bias_priors
+
+    adjusted = [dataclasses.replace(st, net=bias_adjusted_network(st.net, spec, evidence)[0]) for st in out]
+    m = spec.model
+    effects, classes = m.get("effects", "random"), bool(m.get("classes"))
+    adjusted.append(NetworkSetting("no bias adjustment", "bias", "the estimates as reported (the unadjusted answer)",
+                                   net, spec.priors, effects, classes))
+    for bp in list_bias_priors():
+        if bp.name != spec.bias.name:
+            adjusted.append(NetworkSetting(f"bias prior {bp.name}", "bias", bp.description.split(". ")[0] + ".",
+                                           bias_adjusted_network(net, spec, evidence, bp)[0], spec.priors, effects,
+                                           classes))
+    return adjusted
 
 
 def headline_pairs(net: NetworkData) -> list[tuple[str, str]]:

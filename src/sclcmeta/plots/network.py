@@ -47,7 +47,7 @@ def plot_contrasts(res, ax=None):
     """Forest of every treatment vs the reference (and class means / class difference when present)."""
     s = res.summary()
     ref = res.label(res.net.reference)
-    keep = s[((s["quantity"] == "contrast") & s["comparison"].str.endswith(f" vs {ref}"))
+    keep = s[((s["quantity"] == "contrast") & (s["bias"] != "unadjusted") & s["comparison"].str.endswith(f" vs {ref}"))
              | s["quantity"].isin(["class_mean", "class_difference"])]
     rows = []
     for _, r in keep.iterrows():

@@ -97,6 +97,19 @@ def _tau_cell(r: dict) -> list[str]:
     return [f"{t['median']:.2f} ({t['lo']:.2f}-{t['hi']:.2f})"] if t is not None else ["fixed effect"]
 
 
+def _certainty_cell(r: dict) -> list[str]:
+    c = r.get("certainty")
+    if c is None:
+        return ["not rated (see the analysis section)"]
+    why = str(c.get("summary", "")).split("; ", 1)
+    return [str(c["rating"]).upper()] + ([why[1]] if len(why) > 1 else [])
+
+
+def _absolute_cell(r: dict) -> list[str]:
+    a = r.get("absolute")
+    return list(a) if a else ["none (a ratio of HRs, or no baseline declared)"]
+
+
 def _diag_cell(r: dict) -> list[str]:
     return [r["gate"] if r["passed"] else "FAILED: " + r["gate"].removeprefix("FAILED: ")]
 
@@ -118,6 +131,11 @@ ANSWER_COLUMNS: tuple[Column, ...] = (
            "effect plus the between-cohort variation (PrI: predictive interval); wider than the CrI", _pred_cell),
     Column("tau", "tau (95% CrI)", "tau, the between-cohort standard deviation of the true log HRs: 0.1 is "
            "little variation, 0.5 means true HRs differing by a factor of about 2.7 between cohorts", _tau_cell),
+    Column("certainty", "Certainty of evidence", "GRADE (pairwise answers) or CINeMA (network contrasts): high, "
+           "moderate, low or very low, and why it was rated down (the rules are in sclcmeta.results.certainty; "
+           "the judgements that need a person are in data/certainty_judgements.csv)", _certainty_cell),
+    Column("absolute", "Absolute effect (95% CrI)", "what the HR means for 100 patients, given the comparator's "
+           "survival curve named in data/baselines.csv, under proportional hazards", _absolute_cell),
     Column("diagnostics", "Fit check", "exact = computed by numerical integration (no sampling error to check); "
            "passed/FAILED = the MCMC convergence check (R-hat <= 1.01, ESS >= 400, no divergent transitions)",
            _diag_cell),
@@ -211,10 +229,12 @@ def headline(res, anchor: str) -> list[dict]:
             if cd is not None:
                 rows.append(_row(res, anchor, cd, kind="class_difference", s=s, network=True))
             return rows
-        c = s[s["quantity"] == "contrast"]
+        c = s[(s["quantity"] == "contrast") & (s["bias"] != "unadjusted")]
+        un = s[(s["quantity"] == "contrast") & (s["bias"] == "unadjusted")].set_index("comparison")
         for _, r in c.iterrows():
             if canonical(res, r["comparison"]):
-                rows.append(_row(res, anchor, r, kind="effect", s=s, network=True))
+                u = un.loc[r["comparison"]] if r["comparison"] in un.index else None
+                rows.append(_row(res, anchor, r, kind="effect", s=s, network=True, unadjusted=u))
         return rows
     if isinstance(res, ModeratorResult):
         if res.kind != "interaction":
@@ -233,12 +253,35 @@ def headline(res, anchor: str) -> list[dict]:
     return [_row(res, anchor, _summary_row(s, "pooled"), kind="effect", s=s, pred=_summary_row(s, "predictive"))]
 
 
+def attach_certainty_and_absolute(rows: list[dict], results) -> None:
+    """Add each answer row's certainty rating (``row["certainty"]``) and absolute effects (``row["absolute"]``,
+    its sentences at 12 months and for the median) from :mod:`sclcmeta.results.certainty` and
+    :mod:`sclcmeta.results.absolute`, joined on (analysis, comparison)."""
+    from ..results import absolute_table, certainty_table
+
+    cert = certainty_table(results)
+    by_c = {(r["analysis"], r["comparison"]): r for r in cert.to_dict("records")}
+    ab = absolute_table(results)
+    keep = ab[ab["quantity"].eq("median_gain") | (ab["quantity"].eq("survival_difference") & ab["time_months"].eq(12))]
+    by_a: dict = {}
+    for r in keep.to_dict("records"):
+        by_a.setdefault((r["analysis"], r["comparison"]), []).append(str(r["text"]))
+    for r in rows:
+        key = (r["analysis"], r["comparison"])
+        r["certainty"] = by_c.get(key)
+        r["absolute"] = by_a.get(key, [])
+        if r["certainty"] is not None:
+            r["statement"] = statement(r, certainty=r["certainty"]["rating"])
+
+
 def answer_rows(sections, anchor=lambda name: f"a-{name}") -> list[dict]:
-    """Every headline row of the report, in question order (Q1..Q5), OS before PFS within a question."""
+    """Every headline row of the report, in question order (Q1..Q5), OS before PFS within a question, with its
+    certainty of evidence and absolute effect."""
     from ..vocabulary import question_titles
 
     titles = question_titles()
     rows = [r for sec in sections for r in headline(sec.result, anchor(sec.spec.name))]
+    attach_certainty_and_absolute(rows, [sec.result for sec in sections])
     for r in rows:
         r["question_title"] = titles.get(r["question"], r["question"])
     order = {"OS": 0, "PFS": 1}

@@ -78,7 +78,7 @@ def _(self: NetworkResult) -> str:
 
     ref = self.label(self.net.reference)
     s = self.summary()
-    c = s[(s["quantity"] == "contrast") & s["comparison"].str.endswith(f" vs {ref}")]
+    c = s[(s["quantity"] == "contrast") & (s["bias"] != "unadjusted") & s["comparison"].str.endswith(f" vs {ref}")]
     parts = [f"Network of {len(self.net.studies)} studies and {len(self.net.rows)} contrasts ({self.outcome}), "
              f"reference {ref}."]
     for _, r in c.iterrows():

@@ -72,7 +72,8 @@ def ranking(res: NetworkResult) -> tuple[pd.DataFrame, str]:
         return tab, "A single treatment: nothing to rank."
     top, second = rp["treatment"].iloc[0], rp["treatment"].iloc[1]
     s = res.summary()
-    row = s[(s["quantity"] == "contrast") & (s["comparison"] == f"{top} vs {second}")]
+    row = s[(s["quantity"] == "contrast") & (s.get("bias", pd.Series("", index=s.index)) != "unadjusted")
+            & (s["comparison"] == f"{top} vs {second}")]
     excl = bool(len(row)) and row["hr_q97.5"].iloc[0] < 1
     if rp["P(best)"].iloc[0] >= 0.90 and excl:
         r = row.iloc[0]

@@ -174,7 +174,7 @@ class NetworkResult(FitResult):
     def league_table(self) -> pd.DataFrame:
         """Row treatment vs column treatment: HR median (95% CrI)."""
         s = self.summary()
-        s = s[s["quantity"] == "contrast"].set_index("comparison")
+        s = s[(s["quantity"] == "contrast") & (s["bias"] != "unadjusted")].set_index("comparison")
         ts = [self.label(t) for t in self.net.treatments]
         tab = pd.DataFrame("", index=ts, columns=ts)
         for a in ts:
@@ -191,7 +191,8 @@ class NetworkResult(FitResult):
         if self.splits is None or not len(self.splits):
             return df
         splits = self.splits.assign(analysis=self.name, outcome=self.outcome, method=self.method,
-                                    gate="exact" if self.method == "exact" else self.gate, k=self.model.k)
+                                    gate="exact" if self.method == "exact" else self.gate, k=self.model.k,
+                                    bias=self.bias_label)
         return pd.concat([df, splits[[c for c in df.columns if c in splits.columns]]], ignore_index=True)
 
     def glance(self) -> pd.DataFrame:
