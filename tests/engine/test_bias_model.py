@@ -185,6 +185,6 @@ def test_spec_bias_table_errors(tmp_path):
     base.write_text('[analysis]\noutcome = "OS"\n[evidence]\ntreatment = "ici_cont_2l"\n[bias]\nprior = "nope"\n')
     with pytest.raises(SpecError, match=r"\[bias.prior\].*not found"):
         sm.load_spec(base)
-    base.write_text('[analysis]\noutcome = "OS"\n[model]\ntype = "network"\n[bias]\n')
-    with pytest.raises(SpecError, match="pairwise analyses only"):
+    base.write_text('[analysis]\noutcome = "OS"\n[evidence]\nkind = "prognostic"\nfactor = "liver_metastases"\n[bias]\n')
+    with pytest.raises(SpecError, match="treatment-effect analyses"):
         sm.load_spec(base)

@@ -8,6 +8,7 @@ import pytest
 
 import sclcmeta as sm
 from sclcmeta.report.answers import ANSWER_COLUMNS, Column, answer_table, flip, headline
+from sclcmeta.report.answers import _absolute_cell, _certainty_cell
 from sclcmeta.report.build import _answers_html, _table_html, _table_md
 from sclcmeta.report.display import display
 from sclcmeta.report.explorer import explorable, explorer_model
@@ -204,3 +205,25 @@ def test_explorer_embeds_the_analysed_estimates_of_plain_random_effects_models_o
     assert {"sceptical", "enthusiastic", "tau_turner", "tau_uniform"} <= set(m["presets"])
     assert not explorable(sm.run_spec(sm.load_spec("q2_network_2l_os")))
     assert not explorable(sm.run_spec(sm.load_spec("q3_prior_ici_metareg_os")))
+
+
+def test_every_q1_q2_q5_answer_row_carries_a_certainty_rating_with_reasons_and_an_absolute_effect(evidence):
+    from sclcmeta.report.answers import attach_certainty_and_absolute
+    from sclcmeta.results import certainty_table
+
+    results = [sm.run_spec(sm.load_spec(n), evidence, method="exact")
+               for n in ("q1_continuation_os", "q2_network_2l_pfs", "q5_any_ici_os")]
+    rows = [r for res in results for r in headline(res, "a-x")]
+    attach_certainty_and_absolute(rows, results)
+    ratings = certainty_table(results).set_index(["analysis", "comparison"])["rating"]
+    for r in rows:
+        a, _, b = r["comparison"].partition(" vs ")
+        key = (r["analysis"], r["comparison"]) if (r["analysis"], r["comparison"]) in ratings.index else \
+            (r["analysis"], f"{b} vs {a}")
+        assert r["certainty"]["rating"] == ratings.loc[key]
+        assert _certainty_cell(r)[0] == r["certainty"]["rating"].upper() and len(_certainty_cell(r)) == 2
+        if r["comparison"].endswith(" vs stop ICI") or "no ICI" in r["comparison"]:    # baselines: comparator arms
+            assert r["absolute"] and "per 100" in _absolute_cell(r)[0]
+        # the sentence is no stronger than the certainty allows: very low certainty never says "probably"
+        if r["certainty"]["rating"] == "very low":
+            assert "probably" not in r["statement"]

@@ -98,16 +98,25 @@ def _tau_cell(r: dict) -> list[str]:
 
 
 def _certainty_cell(r: dict) -> list[str]:
+    """The rating and, compactly, the domains that lowered it (each domain's reason is in the analysis section)."""
+    import re
+
     c = r.get("certainty")
     if c is None:
         return ["not rated (see the analysis section)"]
-    why = str(c.get("summary", "")).split("; ", 1)
-    return [str(c["rating"]).upper()] + ([why[1]] if len(why) > 1 else [])
+    down = re.findall(r"([a-z][a-z -]+?) \([^)]*?(-\d)\)", str(c.get("summary", "")).split("rated down for", 1)[-1]) \
+        if "rated down for" in str(c.get("summary", "")) else []
+    lines = [str(c["rating"]).upper()]
+    if down:
+        lines.append(", ".join(f"{d.strip()} {n}" for d, n in down))
+    return lines
 
 
 def _absolute_cell(r: dict) -> list[str]:
-    a = r.get("absolute")
-    return list(a) if a else ["none (a ratio of HRs, or no baseline declared)"]
+    a = [x for x in (r.get("absolute") or []) if "12 months" in x]
+    return [a[0].replace(" patients alive at 12 months", " alive at 12 mo")
+            .replace(" patients alive and free of progression (PFS) at 12 months", " free of progression at 12 mo")] if a else \
+        ["none (a ratio of HRs, or no baseline declared)"]
 
 
 def _diag_cell(r: dict) -> list[str]:
@@ -260,7 +269,11 @@ def attach_certainty_and_absolute(rows: list[dict], results) -> None:
     from ..results import absolute_table, certainty_table
 
     cert = certainty_table(results)
-    by_c = {(r["analysis"], r["comparison"]): r for r in cert.to_dict("records")}
+    by_c = {}
+    for r in cert.to_dict("records"):      # CINeMA's domains do not depend on the direction of a contrast
+        by_c[(r["analysis"], r["comparison"])] = r
+        a, _, b = str(r["comparison"]).partition(" vs ")
+        by_c.setdefault((r["analysis"], f"{b} vs {a}"), r)
     ab = absolute_table(results)
     keep = ab[ab["quantity"].eq("median_gain") | (ab["quantity"].eq("survival_difference") & ab["time_months"].eq(12))]
     by_a: dict = {}

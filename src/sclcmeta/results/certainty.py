@@ -285,8 +285,10 @@ def hat_rows(result) -> tuple[np.ndarray, dict]:
     return B, {"V": V, "Vi": Vi}
 
 
-def contributions(result, treatment: str | None = None, c: np.ndarray | None = None) -> np.ndarray:
-    """Share of each estimate in an answer: |hat-matrix row| normalised (pooled effect, network contrast vs reference)."""
+def contributions(result, treatment: str | None = None, c: np.ndarray | None = None,
+                  versus: str | None = None) -> np.ndarray:
+    """Share of each estimate in an answer: |hat-matrix row| normalised (pooled effect, network contrast of
+    ``treatment`` vs the reference, or vs ``versus``)."""
     m = result.model
     B, aux = hat_rows(result)
     if c is not None:
@@ -309,7 +311,8 @@ def contributions(result, treatment: str | None = None, c: np.ndarray | None = N
                 return B[params.index(f"class:{cls}")] + s2 * a @ aux["Vi"] @ (np.eye(m.k) - m.X @ B)
             return B[params.index(t)]
 
-        h = row(treatment)
+        ref = result.net.reference
+        h = (row(treatment) if treatment != ref else 0.0) - (row(versus) if versus not in (None, ref) else 0.0)
     w = np.abs(h)
     return w / w.sum() if w.sum() > 0 else np.full(m.k, 1 / m.k)
 
@@ -460,6 +463,17 @@ def cinema_contrast(result, treatment: str, rob: RiskOfBias | None = None, judge
                    (result.label(treatment), result.label(ref)), rob, judgements, thresholds)
 
 
+def cinema_pair(result, treatment: str, versus: str, rob: RiskOfBias | None = None,
+                judgements: Judgements | None = None, thresholds: Sequence[float] = THRESHOLDS) -> Certainty:
+    """CINeMA's six domains for the network contrast ``treatment`` vs ``versus`` (neither need be the reference)."""
+    rob = rob if rob is not None else read_risk_of_bias()
+    judgements = judgements if judgements is not None else read_judgements()
+    comp = f"{result.label(treatment)} vs {result.label(versus)}"
+    draws = np.asarray(result.drug_draws[treatment] - result.drug_draws[versus], float).ravel()
+    return _cinema(result, comp, draws, contributions(result, treatment, versus=versus), {treatment, versus},
+                   (result.label(treatment), result.label(versus)), rob, judgements, thresholds)
+
+
 def cinema_class_difference(result, rob: RiskOfBias | None = None, judgements: Judgements | None = None,
                             thresholds: Sequence[float] = THRESHOLDS) -> Certainty | None:
     """CINeMA for the PD-1 vs PD-L1 class-mean difference of a class-effects network (None if it has none)."""
@@ -489,6 +503,10 @@ def certainty(result, rob: RiskOfBias | None = None, judgements: Judgements | No
     if getattr(result, "net", None) is not None:
         out = [cinema_contrast(result, t, rob, judgements, thresholds) for t in result.net.treatments
                if t != result.net.reference]
+        if not getattr(result, "classes_used", False):   # without class means every pair is an answer
+            others = [t for t in result.net.treatments if t != result.net.reference]
+            out += [cinema_pair(result, a, b, rob, judgements, thresholds)
+                    for i, b in enumerate(others) for a in others[i + 1:]]
         cd = cinema_class_difference(result, rob, judgements, thresholds)
         return out + ([cd] if cd is not None else [])
     kind = getattr(getattr(result, "spec", None), "kind", "pairwise")
