@@ -4,6 +4,17 @@ from __future__ import annotations
 
 #: (term, explanation), in the order a reader meets them on the page.
 GLOSSARY: tuple[tuple[str, str], ...] = (
+    ("Bias-adjusted answer (primary)", "Q1, Q2 and Q5 rest only on retrospective cohorts, whose HRs can be biased, "
+     "mostly in favour of the ICI (patients fit enough to be given an ICI again do better anyway). Each cohort's HR "
+     "is therefore read as its true HR plus a bias whose size follows from its risk-of-bias assessment (ROBINS-I; "
+     "Turner et al. 2009): the primary answer allows for that bias, so it is nearer 1 and wider than the "
+     "unadjusted one, which is shown beside it ('unadjusted for bias'). The bias priors are data "
+     "(models/priors/bias/); the sensitivity section shows the others."),
+    ("Certainty of evidence", "GRADE (pairwise answers) or CINeMA (network contrasts): how much confidence the "
+     "evidence supports, from high to very low, lowered for risk of bias, inconsistency, indirectness, imprecision "
+     "and publication bias (or incoherence). 'Very low' means the true effect may be substantially different."),
+    ("Absolute effect", "what the HR means for 100 patients: the comparator's survival at 12 months (a cited "
+     "baseline curve, data/baselines.csv) raised to the power HR, under proportional hazards."),
     ("HR (hazard ratio)", "the hazard of death (OS) or of progression or death (PFS) with the first-named treatment "
      "divided by that with the comparator; below 1 favours the first-named. Every contrast in this report is "
      "written in that one direction."),
