@@ -53,3 +53,10 @@ def test_every_readme_command_line_example_is_valid_shell_and_parses():
         assert subprocess.run(["bash", "-n", "-c", cmd]).returncode == 0, cmd
         argv = shlex.split(cmd)[1:]
         build_parser().parse_args(argv)      # exits (SystemExit) on an option sclcmeta does not have
+
+
+def test_readme_bias_example_runs_outside_the_clone(tmp_path):
+    (code,) = _blocks("python", "Which analysis answers which question")
+    done = _run_in_fresh_folder(code + "\nprint(res.summary().query(\"quantity == 'pooled'\")['bias'].tolist())\n", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "['adjusted', 'unadjusted']" in done.stdout
