@@ -109,6 +109,9 @@ def test_answers_without_an_absolute_effect_say_why(evidence, q4_os_network):
     na = tab[tab["quantity"] == "not_applicable"]
     assert list(na["analysis"]) == ["q3_liver_interaction_os", "q4_network_1l_os"]
     assert "PD-1 vs PD-L1 (class means)" in set(na["comparison"]) and na["note"].str.len().min() > 20
-    # every other Q4 contrast vs platinum-etoposide has its three absolute rows
+    # every other Q4 contrast vs platinum-etoposide, and each class mean, has its three absolute rows
     q4 = tab[(tab["analysis"] == "q4_network_1l_os") & (tab["quantity"] != "not_applicable")]
-    assert (q4.groupby("comparison").size() == 3).all() and q4["comparison"].nunique() == len(net.net.treatments) - 1
+    n_classes = len(set(net.net.classes.values()))
+    assert (q4.groupby("comparison").size() == 3).all()
+    assert q4["comparison"].nunique() == len(net.net.treatments) - 1 + n_classes
+    assert {f"{c} vs platinum-etoposide" for c in set(net.net.classes.values())} <= set(q4["comparison"])

@@ -232,8 +232,10 @@ def headline(res, anchor: str) -> list[dict]:
             for _, r in cm.iterrows():
                 cls = str(r["comparison"]).split(" vs ", 1)[0]
                 r = r.copy()
+                source = r["comparison"]
                 r["comparison"] = f"{cls} antibody + {ref} (class mean) vs {ref}"
                 rows.append(_row(res, anchor, r, kind="effect", s=s, network=True))
+                rows[-1]["source_comparison"] = source        # the summary's label, which the tables join on
             cd = _summary_row(s, "class_difference")
             if cd is not None:
                 rows.append(_row(res, anchor, cd, kind="class_difference", s=s, network=True))
@@ -280,7 +282,7 @@ def attach_certainty_and_absolute(rows: list[dict], results) -> None:
     for r in keep.to_dict("records"):
         by_a.setdefault((r["analysis"], r["comparison"]), []).append(str(r["text"]))
     for r in rows:
-        key = (r["analysis"], r["comparison"])
+        key = (r["analysis"], r.get("source_comparison", r["comparison"]))
         r["certainty"] = by_c.get(key)
         r["absolute"] = by_a.get(key, [])
         if r["certainty"] is not None:

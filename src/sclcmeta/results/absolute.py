@@ -81,8 +81,15 @@ def log_hr_draws(result) -> dict[str, np.ndarray]:
     if net is not None:
         dd = result.drug_draws
         ref = net.reference
-        return {f"{result.label(t)} vs {result.label(ref)}": np.asarray(dd[t] - dd[ref], float).ravel()
-                for t in net.treatments if t != ref}
+        out = {f"{result.label(t)} vs {result.label(ref)}": np.asarray(dd[t] - dd[ref], float).ravel()
+               for t in net.treatments if t != ref}
+        names = list(result.model.coef_names)
+        lab = f" vs {result.label(ref)}]"
+        means = [n for n in names if n.startswith("D[") and n.endswith(lab)]     # class means vs the reference
+        if means:
+            b = result.idata.posterior["b"].values.reshape(-1, len(names))
+            out.update({n[2:-1]: b[:, names.index(n)] for n in means})
+        return out
     if "mu" not in getattr(result.model, "coef_names", ()):
         raise SpecError(f"{result.name}: absolute effects need a pooled hazard ratio (or network contrasts); "
                         f"this is a {result.model.kind} analysis without one.")

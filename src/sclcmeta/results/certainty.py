@@ -491,6 +491,30 @@ def cinema_class_difference(result, rob: RiskOfBias | None = None, judgements: J
                    ("PD-1", "PD-L1"), rob, judgements, thresholds)
 
 
+def cinema_class_means(result, rob: RiskOfBias | None = None, judgements: Judgements | None = None,
+                       thresholds: Sequence[float] = THRESHOLDS) -> list[Certainty]:
+    """CINeMA for each class mean vs the reference of a class-effects network (``D[PD-1 vs reference]``...)."""
+    names = list(result.model.coef_names)
+    ref_t = result.net.reference
+    ref = result.label(ref_t)
+    rob = rob if rob is not None else read_risk_of_bias()
+    judgements = judgements if judgements is not None else read_judgements()
+    post = None
+    out = []
+    for j, n in enumerate(names):
+        if not (n.startswith("D[") and n.endswith(f" vs {ref}]")):
+            continue
+        cls = n[2:].split(" vs ")[0]
+        if post is None:
+            post = result.idata.posterior["b"].values.reshape(-1, len(names))
+        c = np.zeros(len(names))
+        c[j] = 1.0
+        members = {t for t, k in result.net.classes.items() if k == cls} | {ref_t}
+        out.append(_cinema(result, n[2:-1], post @ c, contributions(result, c=c), members, (cls, ref), rob,
+                           judgements, thresholds))
+    return out
+
+
 def certainty(result, rob: RiskOfBias | None = None, judgements: Judgements | None = None,
               thresholds: Sequence[float] = THRESHOLDS) -> list[Certainty]:
     """The certainty of every headline answer of ``result``: GRADE (pairwise) or CINeMA (each contrast vs the reference).
@@ -507,6 +531,7 @@ def certainty(result, rob: RiskOfBias | None = None, judgements: Judgements | No
             others = [t for t in result.net.treatments if t != result.net.reference]
             out += [cinema_pair(result, a, b, rob, judgements, thresholds)
                     for i, b in enumerate(others) for a in others[i + 1:]]
+        out += cinema_class_means(result, rob, judgements, thresholds)
         cd = cinema_class_difference(result, rob, judgements, thresholds)
         return out + ([cd] if cd is not None else [])
     kind = getattr(getattr(result, "spec", None), "kind", "pairwise")
