@@ -216,7 +216,7 @@ def _fit_spec(args, ev):
 
 def _print_table(res, table) -> None:
     """The summary for people: labels of the effect scale, MCMC diagnostics only for MCMC fits."""
-    from .report.fit_page import display_table
+    from .results.export import display_table
 
     print(display_table(res, table).to_string(index=False, na_rep="", float_format=lambda x: f"{x:.3f}"))
 

@@ -12,7 +12,6 @@ import time
 import warnings
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 
@@ -43,6 +42,7 @@ def pooled_row(res: FitResult, setting: str, kind: str, description: str) -> dic
 
 def power_scaling(res: FitResult) -> pd.DataFrame:
     """ArviZ power-scaling sensitivity of the pooled effect and tau to the prior and the likelihood."""
+    import arviz as az      # imported here: the command line's fit and --help need no ArviZ
     idata = res.idata
     if "log_likelihood" not in idata.groups() or "log_prior" not in idata.groups():
         return pd.DataFrame()

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..plots import plot_density, plot_forest, plot_prior_posterior
 from ..vocabulary import VERSION
+from ..results.export import display_table
 
 _TEMPLATES = Path(__file__).parent / "fit_page_templates"
 #: The figures of the page: file name -> caption.
@@ -55,31 +56,6 @@ def _fmt(x, digits: int = 3) -> str:
     if isinstance(x, (float, np.floating)):
         return f"{float(x):.{digits}f}"
     return str(x)
-
-
-def display_table(res, table: pd.DataFrame) -> pd.DataFrame:
-    """The summary's reading columns with labels of the effect scale (``OR median``, ``P(OR < 1)``...); MCMC
-    diagnostics only for an MCMC fit."""
-    sc = res.effect_scale
-    lab = sc.label
-    cols = {"quantity": "quantity", "comparison": "comparison"}
-    if sc.ratio:
-        cols.update({"hr_median": f"{lab} median", "hr_q2.5": f"{lab} 2.5%", "hr_q97.5": f"{lab} 97.5%"})
-    else:   # a difference is reported as it is: one set of columns
-        cols.update({"median": f"{lab} median", "q2.5": f"{lab} 2.5%", "q97.5": f"{lab} 97.5%"})
-    for t in sc.thresholds:
-        key = "prob_hr_below_1" if t == 1.0 else ("prob_hr_below_0.8" if t == 0.8 else f"prob_hr_below_{t:g}")
-        cols[key] = f"P({lab} < {t:g})"
-    if sc.ratio:
-        cols.update({"median": f"median ({sc.log_label})", "q2.5": "2.5%", "q97.5": "97.5%"})
-    if res.method == "mcmc":
-        cols.update({"r_hat": "R-hat", "ess_bulk": "bulk ESS"})
-    out = table[[c for c in cols if c in table.columns]].rename(columns=cols)
-    tau = table["quantity"].isin([c.name for c in res.model.components]).to_numpy()
-    for c in out.columns:       # a heterogeneity SD has no effect-scale columns: leave them empty
-        if c.startswith("P(") or (sc.ratio and c.startswith(f"{lab} ")):
-            out.loc[tau, c] = np.nan
-    return out
 
 
 def study_table(res, table: pd.DataFrame) -> pd.DataFrame:
