@@ -10,7 +10,6 @@ import pytest
 
 import sclcmeta as sm
 from sclcmeta.analyses import run_sensitivity
-from sclcmeta.analyses.network import network_from_spec
 from sclcmeta.analyses.network_sensitivity import fit_setting, network_settings
 from sclcmeta.cli import main
 from sclcmeta.paths import models_dir
