@@ -116,7 +116,7 @@ def _absolute_cell(r: dict) -> list[str]:
     a = [x for x in (r.get("absolute") or []) if "12 months" in x]
     return [a[0].replace(" patients alive at 12 months", " alive at 12 mo")
             .replace(" patients alive and free of progression (PFS) at 12 months", " free of progression at 12 mo")] if a else \
-        ["none (a ratio of HRs, or no baseline declared)"]
+        ["none: no baseline survival curve is declared for this comparator (or the answer is a ratio of HRs)"]
 
 
 def _diag_cell(r: dict) -> list[str]:
