@@ -165,3 +165,16 @@ def test_plot_moderator_forest_prognostic_greys_estimates_not_used():
     not_used = [t for t in ax.get_yticklabels() if "[not used]" in t.get_text() or "[excluded" in t.get_text()]
     assert not_used and all(to_rgba(t.get_color()) != to_rgba("black") for t in not_used)
     assert any(to_rgba(ln.get_color()) == to_rgba(MUTED) for ln in ax.lines)
+
+
+def test_forest_of_a_bias_adjusted_fit_shows_the_printed_estimates_and_both_pooled_answers(evidence):
+    res = sm.run_spec(sm.load_spec("q5_any_ici_pfs"), evidence, method="exact")
+    fig = plot_forest(res)
+    labels = _ytick_labels(fig)
+    assert labels.count("Zhang 2025a") == 1 and "Pooled HR, bias-adjusted" in labels
+    assert "Pooled HR, unadjusted for bias" in labels
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    printed = evidence.data.set_index("id").loc["zhang2025a_pfs_2lici_psm"]
+    # the reported mark is the HR as printed (not the bias-shifted value the model holds)
+    assert any(t.startswith(f"{float(printed['hr']):.2f} ({float(printed['ci_low']):.2f}-{float(printed['ci_high']):.2f})")
+               for t in texts)

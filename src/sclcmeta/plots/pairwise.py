@@ -29,26 +29,34 @@ def plot_forest(res, ax=None, title: str | None = None):
     model has no shrunken study effects (every study's effect is the pooled one), so only the reported marks
     are drawn."""
     s = res.summary()
+    unadjusted = s[s["bias"] == "unadjusted"] if "bias" in s else s.iloc[:0]
+    s = s[s["bias"] != "unadjusted"] if "bias" in s else s      # the primary (bias-adjusted) fit
     m = res.model
     sc = res.effect_scale
     studies = list(m.studies)
-    w = 1 / m.se**2
+    # a bias-adjusted model holds y - m and s^2 + v: the reported marks are the estimates as printed
+    bias_m = res.bias.mean if res.bias is not None else np.zeros(m.k)
+    bias_v = res.bias.var if res.bias is not None else np.zeros(m.k)
+    y_rep, se_rep = m.y + bias_m, np.sqrt(m.se**2 - bias_v)
+    w = 1 / se_rep**2
     w = w / w.max()
     shrink = m.kind != "fixed_effect"
     rows = []
     for _, r in s[s["quantity"] == "study"].iterrows():
         i = studies.index(r["comparison"])
-        rep = ForestRow.from_log(r["comparison"], m.y[i], m.se[i], "study", color="0.45",
+        rep = ForestRow.from_log(r["comparison"], y_rep[i], se_rep[i], "study", color="0.45",
                                  offset=0.12 if shrink else 0.0, size=3 + 5 * math.sqrt(w[i]),
                                  legend="reported (95% CI)", ratio=sc.ratio)
         rows.append((rep, ForestRow.from_summary(r["comparison"], r, "shrunken", offset=-0.12,
                                                  legend="shrunken (95% CrI)")) if shrink else (rep,))
     null = f"{sc.null:g}"
     p_key = "prob_hr_below_1" if sc.ratio else "prob_hr_below_0"
-    for _, r in s[s["quantity"] == "pooled"].iterrows():
-        rows.append(ForestRow.from_summary(f"Pooled {sc.label}", r, "pooled", legend="pooled (95% CrI)",
-                                           text=f"{fmt_hr(r['hr_median'], r['hr_q2.5'], r['hr_q97.5'])}; "
-                                                f"P({sc.label}<{null}) {r[p_key]:.2f}"))
+    for label, tab in ((f"Pooled {sc.label}" + (", bias-adjusted" if res.bias is not None else ""), s),
+                       (f"Pooled {sc.label}, unadjusted for bias", unadjusted)):
+        for _, r in tab[tab["quantity"] == "pooled"].iterrows():
+            rows.append(ForestRow.from_summary(label, r, "pooled", legend="pooled (95% CrI)",
+                                               text=f"{fmt_hr(r['hr_median'], r['hr_q2.5'], r['hr_q97.5'])}; "
+                                                    f"P({sc.label}<{null}) {r[p_key]:.2f}"))
     for _, r in s[s["quantity"] == "predictive"].iterrows():
         rows.append(ForestRow.from_summary("Predictive (new cohort)", r, "predictive",
                                            legend="predictive (95% interval)"))

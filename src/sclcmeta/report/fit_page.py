@@ -75,7 +75,8 @@ def study_table(res, table: pd.DataFrame) -> pd.DataFrame:
 def headline(res) -> str:
     """One sentence: the pooled effect with its interval and probabilities, heterogeneity and prediction."""
     sc = res.effect_scale
-    s = res.summary().set_index("quantity")
+    s = res.summary()
+    s = (s[s["bias"] != "unadjusted"] if "bias" in s else s).set_index("quantity")     # the primary answer
     if "pooled" not in s.index:
         return ""
     p = s.loc["pooled"]
