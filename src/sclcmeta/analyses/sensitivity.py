@@ -109,8 +109,10 @@ def _settings(spec, analysis, evidence, prior_sets, evidence_choices: bool, note
     obs = observational_mask(base_eff)
     if obs.any():
         out.append(("observational down-weighted", "evidence",
-                    "variance of every non-randomized estimate doubled (weight 1/2)",
-                    base_model.with_sampling_variance_scaled(obs, 2.0), spec.priors, base_eff))
+                    "sampling variance of every non-randomized estimate doubled (weight 1/2)",
+                    # the sampling variance only: a bias model's variance is then added as in the primary fit
+                    adjust_for_bias(unadjusted_base.with_sampling_variance_scaled(obs, 2.0), base_eff, spec, evidence),
+                    spec.priors, base_eff))
     if not spec.evidence.get("second_hand"):
         try:
             eff = analysis.effects(spec.with_evidence(second_hand=True), evidence)
