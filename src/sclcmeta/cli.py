@@ -337,6 +337,11 @@ def _cmd_list(args) -> int:
     print("\nPrior sets (use with `sclcmeta sensitivity SPEC --priors NAME` or [priors] set = NAME):")
     for ps in list_prior_sets():
         print(f"  {ps.name:<32} {ps.description}")
+    from .bias_priors import list_bias_priors
+
+    print("\nBias priors for observational evidence (a spec's [bias] prior = NAME; models/priors/bias/):")
+    for bp in list_bias_priors():
+        print(f"  {bp.name:<32} {bp.description.split('. ')[0]}.")
     return 0
 
 

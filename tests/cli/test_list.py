@@ -13,6 +13,10 @@ def test_list_names_every_bundled_spec_and_prior_set(capsys):
         assert spec.name in out
     for ps in sm.list_prior_sets():
         assert ps.name in out
+    from sclcmeta.bias_priors import list_bias_priors
+
+    tail = out.split("Bias priors", 1)[1]
+    assert all(f"  {bp.name} " in tail for bp in list_bias_priors())
 
 
 def test_a_listed_spec_is_found_by_name_from_another_folder(tmp_path, monkeypatch):
