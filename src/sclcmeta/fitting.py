@@ -212,13 +212,10 @@ def conditional_study_effects(model: GaussianModel, b: np.ndarray, sig: np.ndarr
     if model.diagonal:
         theta = np.empty((n, k))
         s2 = model.s2
-        d = model.component_diagonals
         step = max(1, (1 << 21) // max(k, 1))
         for i in range(0, n, step):
             sl = slice(i, i + step)
-            u = np.zeros((len(b[sl]), k))
-            for j, dj in enumerate(d):
-                u += (sig[sl, j] ** 2)[:, None] * dj[None, :]
+            u = model.heterogeneity_variance(sig[sl])
             a = u / (u + s2)                                         # Su Sigma^-1 (diagonal)
             xb = b[sl] @ model.X.T
             theta[sl] = xb + a * (model.y - xb) + np.sqrt(a * s2 + 1e-14) * z[sl]
@@ -227,10 +224,7 @@ def conditional_study_effects(model: GaussianModel, b: np.ndarray, sig: np.ndarr
         step = max(1, (1 << 21) // max(k * k, 1))
         for i in range(0, n, step):
             sl = slice(i, i + step)
-            g = len(b[sl])
-            Su = np.zeros((g, k, k))
-            for j, c in enumerate(model.components):
-                Su += (sig[sl, j] ** 2)[:, None, None] * c.K[None]
+            Su = model.heterogeneity_variance(sig[sl])
             Sigma = Su + model.S[None]
             xb = b[sl] @ model.X.T
             sol = np.linalg.solve(Sigma, (model.y[None, :] - xb)[..., None])[..., 0]   # Sigma^-1 (y - Xb)
@@ -266,9 +260,7 @@ def _log_likelihood(model: GaussianModel, b: np.ndarray, sig: np.ndarray) -> np.
     """
     if not model.diagonal:
         return None
-    v = np.broadcast_to(model.s2, (b.shape[0], model.k)).copy()
-    for j, dj in enumerate(model.component_diagonals):
-        v += (sig[:, j] ** 2)[:, None] * dj[None, :]
+    v = model.s2[None, :] + model.heterogeneity_variance(sig)
     r = b @ model.X.T
     np.subtract(model.y[None, :], r, out=r)
     np.multiply(r, r, out=r)

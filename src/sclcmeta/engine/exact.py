@@ -531,13 +531,10 @@ def likelihood_stats(model: GaussianModel, sig: np.ndarray):
     P, r = np.empty((G, p, p)), np.empty((G, p))
     if model.diagonal:
         s2 = model.s2
-        d = model.component_diagonals
         step = max(1, _BLOCK // max(k, 1))
         for i in range(0, G, step):
             sl = slice(i, i + step)
-            v = np.broadcast_to(s2, (len(sig[sl]), k)).copy()
-            for j, dj in enumerate(d):
-                v += (sig[sl, j] ** 2)[:, None] * dj[None, :]
+            v = s2[None, :] + model.heterogeneity_variance(sig[sl])
             iv = 1.0 / v
             logdet[sl] = np.log(v).sum(1)
             ySy[sl] = iv @ (y * y)
@@ -552,9 +549,7 @@ def likelihood_stats(model: GaussianModel, sig: np.ndarray):
     Xy = np.concatenate([X, y[:, None]], axis=1)
     for i in range(0, G, step):
         sl = slice(i, i + step)
-        Sigma = np.broadcast_to(model.S, (len(sig[sl]), k, k)).copy()
-        for j, comp in enumerate(model.components):
-            Sigma += (sig[sl, j] ** 2)[:, None, None] * comp.K[None]
+        Sigma = model.S[None] + model.heterogeneity_variance(sig[sl])
         L = np.linalg.cholesky(Sigma)
         logdet[sl] = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(1)
         sol = np.linalg.solve(Sigma, np.broadcast_to(Xy, (len(sig[sl]), k, p + 1)))   # Sigma^-1 [X y]
@@ -634,9 +629,7 @@ def study_moments(model: GaussianModel, nodes: np.ndarray, means: np.ndarray, co
     if model.diagonal:
         cols = np.arange(k)[columns]
         s2 = model.s2[cols]
-        u = np.zeros((nodes.shape[0], len(cols)))
-        for j, dj in enumerate(model.component_diagonals):
-            u += (nodes[:, j] ** 2)[:, None] * dj[cols][None, :]
+        u = model.heterogeneity_variance(nodes, cols)
         a = s2 / (s2 + u)                                   # S Sigma^-1 (diagonal)
         Xc = X[cols]
         th_m = (1 - a) * y[cols] + a * (means @ Xc.T)
@@ -647,10 +640,7 @@ def study_moments(model: GaussianModel, nodes: np.ndarray, means: np.ndarray, co
     step = max(1, _BLOCK // max(k * k, 1))
     for i in range(0, G, step):
         sl = slice(i, i + step)
-        g = len(nodes[sl])
-        Su = np.zeros((g, k, k))
-        for j, comp in enumerate(model.components):
-            Su += (nodes[sl, j] ** 2)[:, None, None] * comp.K[None]
+        Su = model.heterogeneity_variance(nodes[sl])
         Sinv = np.linalg.inv(Su + model.S[None])
         SuSi = Su @ Sinv
         A = np.einsum("kl,glm->gkm", model.S, Sinv) @ X        # (g, k, p)

@@ -127,6 +127,20 @@ class GaussianModel:
     def se(self) -> np.ndarray:
         return np.sqrt(self._s2)
 
+    def heterogeneity_variance(self, sig: np.ndarray, columns=slice(None)) -> np.ndarray:
+        """``sum_j sig[:, j]^2 K_j`` at every row of ``sig`` (one value per variance component): the diagonals
+        (G, k) of a diagonal model (``columns`` picks the studies), the matrices (G, k, k) otherwise."""
+        sig = np.asarray(sig, float)
+        if self.diagonal:
+            out = np.zeros((sig.shape[0], len(np.arange(self.k)[columns])))
+            for j, dj in enumerate(self._kdiag):
+                out += (sig[:, j] ** 2)[:, None] * dj[columns][None, :]
+            return out
+        out = np.zeros((sig.shape[0], self.k, self.k))
+        for j, c in enumerate(self.components):
+            out += (sig[:, j] ** 2)[:, None, None] * c.K[None]
+        return out
+
     def with_sampling_variance_scaled(self, mask, factor: float) -> "GaussianModel":
         """A copy whose estimates in ``mask`` have their sampling covariance multiplied by ``factor``."""
         from dataclasses import replace
