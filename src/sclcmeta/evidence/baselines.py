@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..errors import EvidenceError
 from .messages import where as _where
+from .reading import read_curated_table
 
 COLUMNS = ("name", "outcome", "setting", "curve", "median_months", "landmarks", "use_for", "source",
            "location", "quote", "notes")
@@ -235,19 +236,7 @@ def read_baselines(path: str | Path | None = None) -> Baselines:
 
     p = Path(path) if path is not None else data_dir() / "baselines.csv"
     file = str(p)
-    if not p.exists():
-        raise EvidenceError(f"{p}: file not found. Give the path of a baseline-survival CSV (columns: "
-                            + ", ".join(COLUMNS) + ").")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise EvidenceError(f"{p}: not a readable CSV ({exc}). Check quoting and commas.") from exc
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise EvidenceError(f"{p}: missing required column(s) {', '.join(missing)}; add them to the header "
-                            "(see data/README.md, section 5).")
-    df = df.apply(lambda col: col.str.strip())
+    df = read_curated_table(p, COLUMNS, what="baseline-survival", section="5")
     errors: list[str] = []
     seen: dict[str, int] = {}
     for i, r in df.iterrows():

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..errors import EvidenceError
 from .messages import where as _where
+from .reading import read_curated_table
 
 COLUMNS = ("analysis", "comparison", "domain", "judgement", "reason", "source", "location", "quote")
 #: domains a person judges (the others are computed by declared rules in results/certainty.py)
@@ -93,19 +94,7 @@ def read_judgements(path: str | Path | None = None, analyses: set[str] | None = 
 
     p = Path(path) if path is not None else data_dir() / "certainty_judgements.csv"
     file = str(p)
-    if not p.exists():
-        raise EvidenceError(f"{p}: file not found. Give the path of a certainty-judgement CSV (columns: "
-                            + ", ".join(COLUMNS) + ").")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise EvidenceError(f"{p}: not a readable CSV ({exc}). Check quoting and commas.") from exc
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise EvidenceError(f"{p}: missing required column(s) {', '.join(missing)}; add them to the header "
-                            "(see data/README.md, section 5).")
-    df = df.apply(lambda col: col.str.strip())
+    df = read_curated_table(p, COLUMNS, what="certainty-judgement", section="5")
     known = _known_analyses() if analyses is None else set(analyses)
     errors: list[str] = []
     seen: dict[tuple, int] = {}

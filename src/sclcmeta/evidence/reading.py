@@ -63,11 +63,12 @@ def _check_field_counts(text: str, path: Path, n: int) -> None:
                                 "comma in a value (write 0.75, not 0,75, and quote text that contains commas).")
 
 
-def read_table(path: Path, *, known: tuple[str, ...] = (), hasher=None, what: str = "table") -> pd.DataFrame:
+def read_table(path: Path, *, known: tuple[str, ...] = (), hasher=None, what: str = "table",
+               folder_hint: str | None = None) -> pd.DataFrame:
     """Read a CSV as text cells (stripped), with every problem of the file reported as an :class:`EvidenceError`."""
     path = Path(path)
     raw = read_bytes(path, EvidenceError, "CSV file",
-                     f"give the {what} CSV itself (or, for --data, a folder holding evidence.csv)")
+                     folder_hint or f"give the {what} CSV itself (or, for --data, a folder holding evidence.csv)")
     if hasher is not None:
         hasher.update(raw)
     text = decode_utf8(raw, path, EvidenceError, "file", " (in a spreadsheet: 'CSV UTF-8')")
@@ -84,3 +85,14 @@ def read_table(path: Path, *, known: tuple[str, ...] = (), hasher=None, what: st
         raise EvidenceError(f"{path}: the table has a header but no rows; add one row per estimate.")
     df.columns = [c.strip() for c in df.columns]
     return df.fillna("").apply(lambda col: col.str.strip())
+
+
+def read_curated_table(path: Path, columns: tuple[str, ...], *, what: str, section: str) -> pd.DataFrame:
+    """A curated data table of ``data/`` (risk of bias, baselines, certainty judgements): :func:`read_table`, then
+    every column of ``columns`` must be in the header (``section`` of data/README.md documents them)."""
+    df = read_table(Path(path), known=tuple(columns), what=what, folder_hint=f"give the {what} CSV itself")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise EvidenceError(f"{path}: missing required column(s) {', '.join(missing)}; add them to the header "
+                            f"(see data/README.md, section {section}).")
+    return df

@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import EvidenceError
 from ..vocabulary import ROB2, ROB_DOMAINS as DOMAINS, ROB_JUDGEMENTS as JUDGEMENTS, ROBINS_I
 from .messages import where as _where
+from .reading import read_curated_table
 from .table import EvidenceTable
 
 COLUMNS = ("assessment", "tool", "cohort", "applies_to", "domain", "judgement", "reason",
@@ -138,19 +139,7 @@ class RiskOfBias:
 
 
 def _read(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise EvidenceError(f"{path}: file not found. Give the path of a risk-of-bias CSV "
-                            "(columns: " + ", ".join(COLUMNS) + ").")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as exc:  # pragma: no cover - message passthrough
-        raise EvidenceError(f"{path}: not a readable CSV ({exc}). Check quoting and commas.") from exc
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise EvidenceError(f"{path}: missing required column(s) {', '.join(missing)}; add them to the header "
-                            "(see data/README.md, section 1.5).")
-    return df.apply(lambda col: col.str.strip())
+    return read_curated_table(path, COLUMNS, what="risk-of-bias", section="1.5")
 
 
 def _evidence_frame(evidence) -> pd.DataFrame:
