@@ -117,6 +117,18 @@ def adjust_for_bias(model, effects, spec: AnalysisSpec, evidence, prior=None):
     return bias_adjusted(model, terms)
 
 
+def bias_alternatives(spec: AnalysisSpec) -> list[tuple[str, str, object]]:
+    """The bias settings a bias-adjusted spec is rerun under, as ``(label, description, bias prior or None)``:
+    no adjustment first, then every other bundled bias prior (empty for a spec without a ``[bias]`` table)."""
+    from ..bias_priors import list_bias_priors
+
+    if spec.bias is None:
+        return []
+    return [("no bias adjustment", "the estimates as reported (the unadjusted answer)", None)] + [
+        (f"bias prior {bp.name}", bp.description.split(". ")[0] + ".", bp)
+        for bp in list_bias_priors() if bp.name != spec.bias.name]
+
+
 def exact_cross_check(res) -> str:
     """For an MCMC fit of a Gaussian model: its pooled quantiles next to the exact solver's, in one sentence."""
     import numpy as np

@@ -202,18 +202,14 @@ def _with_bias(out: list[NetworkSetting], spec, evidence, net: NetworkData) -> l
     one without the adjustment (kind "bias")."""
     if spec.bias is None:
         return out
-    from ..bias_priors import list_bias_priors
+    from .common import bias_alternatives
 
     adjusted = [dataclasses.replace(st, net=bias_adjusted_network(st.net, spec, evidence)[0]) for st in out]
     m = spec.model
     effects, classes = m.get("effects", "random"), bool(m.get("classes"))
-    adjusted.append(NetworkSetting("no bias adjustment", "bias", "the estimates as reported (the unadjusted answer)",
-                                   net, spec.priors, effects, classes))
-    for bp in list_bias_priors():
-        if bp.name != spec.bias.name:
-            adjusted.append(NetworkSetting(f"bias prior {bp.name}", "bias", bp.description.split(". ")[0] + ".",
-                                           bias_adjusted_network(net, spec, evidence, bp)[0], spec.priors, effects,
-                                           classes))
+    for label, desc, bp in bias_alternatives(spec):
+        n = net if bp is None else bias_adjusted_network(net, spec, evidence, bp)[0]
+        adjusted.append(NetworkSetting(label, "bias", desc, n, spec.priors, effects, classes))
     return adjusted
 
 

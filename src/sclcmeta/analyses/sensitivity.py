@@ -18,12 +18,11 @@ import pandas as pd
 from ..errors import SpecError
 from ..evidence import EvidenceTable, read_evidence
 from ..fitting import COMPILE_CACHE, CompileCache
-from ..bias_priors import list_bias_priors
 from ..priors import list_prior_sets, load_prior_set
 from ..results import FitResult
 from ..results.sensitivity import SensitivityResult
 from ..spec import AnalysisSpec
-from .common import adjust_for_bias, analysis_for, fit_spec_model
+from .common import adjust_for_bias, analysis_for, bias_alternatives, fit_spec_model
 from .pairwise import PREFERENCES, observational_mask
 
 
@@ -77,13 +76,9 @@ def _settings(spec, analysis, evidence, prior_sets, evidence_choices: bool, note
     unadjusted_base = analysis.build(base_eff, spec)
     base_model = adjust_for_bias(unadjusted_base, base_eff, spec, evidence)
     out = [(ps.name, "prior", ps.description, base_model, ps, base_eff) for ps in prior_sets]
-    if spec.bias is not None:
-        out.append(("no bias adjustment", "bias", "the estimates as reported (the unadjusted answer)",
-                    unadjusted_base, spec.priors, base_eff))
-        for bp in list_bias_priors():
-            if bp.name != spec.bias.name:
-                out.append((f"bias prior {bp.name}", "bias", bp.description.split(". ")[0] + ".",
-                            adjust_for_bias(unadjusted_base, base_eff, spec, evidence, bp), spec.priors, base_eff))
+    for label, desc, bp in bias_alternatives(spec):
+        model = unadjusted_base if bp is None else adjust_for_bias(unadjusted_base, base_eff, spec, evidence, bp)
+        out.append((label, "bias", desc, model, spec.priors, base_eff))
     if not evidence_choices:
         return out, base_model, base_eff
 
