@@ -407,7 +407,7 @@ class FitResult:
             return "adjusted"
         return self.bias_role
 
-    @property
+    @cached_property
     def estimand(self) -> str:
         """Which hazard ratio the pooled estimates are: ``marginal``, ``conditional``, ``marginal and conditional``
         (a mixture, marked so) or ``""`` when the analysis types are not recorded."""
