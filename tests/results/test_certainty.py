@@ -143,20 +143,18 @@ def _rob_frame(judgements: dict[str, str]) -> RiskOfBias:
     return RiskOfBias(data=pd.DataFrame(rows))
 
 
-def test_the_weight_share_rule_on_a_real_fit_with_a_hand_built_risk_of_bias_table(evidence):
-    # Q5 PFS with its second-hand cohort: three estimates, none with half the weight
-    q1_os = sm.run_spec(sm.load_spec("q5_any_ici_pfs").with_evidence(second_hand=True), evidence, method="exact")
-    ids = list(q1_os.effects.data["id"])
-    w = contributions(q1_os)
-    heaviest = ids[int(np.argmax(w))]
-    assert w.max() < 0.5
-    # the heaviest estimate alone at critical risk, the others low: under half the weight -> not rated down
-    rob = _rob_frame({i: ("critical" if i == heaviest else "low") for i in ids})
-    assert grade_pairwise(q1_os, rob=rob).domain("risk of bias").levels_down == 0
-    # the two heaviest at serious risk: over half the weight -> two levels
-    two = [ids[j] for j in np.argsort(w)[-2:]]
-    rob = _rob_frame({i: ("serious" if i in two else "low") for i in ids})
-    assert grade_pairwise(q1_os, rob=rob).domain("risk of bias").levels_down == 2
+def test_the_weight_share_rule_on_a_real_fit_with_a_hand_built_risk_of_bias_table():
+    # three estimates with equal standard errors: by symmetry each carries exactly a third of the weight
+    res = sm.fit(sm.EffectData.from_arrays([-0.4, -0.1, -0.25], [0.2, 0.2, 0.2]), method="exact")
+    ids = list(res.effects.data["id"])
+    w = contributions(res)
+    np.testing.assert_allclose(w, 1 / 3, rtol=1e-9)
+    # one estimate at critical risk, the others low: a third of the weight, under half -> not rated down
+    rob = _rob_frame({i: ("critical" if i == ids[0] else "low") for i in ids})
+    assert grade_pairwise(res, rob=rob).domain("risk of bias").levels_down == 0
+    # two at serious risk: two thirds of the weight, over half -> two levels
+    rob = _rob_frame({i: ("serious" if i in ids[:2] else "low") for i in ids})
+    assert grade_pairwise(res, rob=rob).domain("risk of bias").levels_down == 2
 
 
 def test_network_contrasts_get_cinema_six_domains_with_incoherence_per_loops(q4_os_network):
