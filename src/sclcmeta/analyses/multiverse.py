@@ -56,7 +56,7 @@ from ..evidence import EvidenceTable, read_evidence
 from ..priors import PriorSet, list_prior_sets, load_prior_set
 from ..results.multiverse import MultiverseResult
 from ..spec import AnalysisSpec, load_spec
-from .common import adjust_for_bias, analysis_for, fit_spec_model
+from .common import adjust_for_bias, analysis_for, bias_alternatives, fit_spec_model
 from .pairwise import PREFERENCES, observational_mask
 from ..runner import describe, run_tasks
 
@@ -136,17 +136,13 @@ def leave_one_out_axis(spec: AnalysisSpec, evidence: EvidenceTable) -> list[Choi
 
 
 def bias_axis(spec: AnalysisSpec, evidence=None) -> list[Choice]:
-    """For a bias-adjusted spec: its own bias prior, every other one of ``models/priors/bias/`` and no adjustment;
-    for any other spec the single value "no bias model"."""
-    from ..bias_priors import list_bias_priors
-
+    """For a bias-adjusted spec: its own bias prior, then :func:`~.common.bias_alternatives` (no adjustment, every
+    other bundled bias prior); for any other spec the single value "no bias model"."""
     if spec.bias is None:
         return [Choice("bias_prior", "none", "no bias model", primary=True)]
-    out = [Choice("bias_prior", bp.name, bp.description.split(". ")[0] + ".", primary=bp.name == spec.bias.name,
-                  bias=bp) for bp in list_bias_priors()]
-    if spec.bias.name not in {c.label for c in out}:
-        out.insert(0, Choice("bias_prior", spec.bias.name, "the spec's own bias prior", primary=True, bias=spec.bias))
-    return out + [Choice("bias_prior", "none", "no bias adjustment (the estimates as reported)", bias="none")]
+    own = Choice("bias_prior", spec.bias.name, "the spec's own bias prior", primary=True, bias=spec.bias)
+    return [own] + [Choice("bias_prior", bp.name if bp is not None else "none", desc,
+                           bias=bp if bp is not None else "none") for _, desc, bp in bias_alternatives(spec)]
 
 
 def default_axes(prior_files: Sequence[str | Path] | None = None) -> tuple[Axis, ...]:
