@@ -64,6 +64,10 @@ def _split(comparison: str) -> tuple[str, str]:
     return a.strip(), b.strip()
 
 
+#: How a ratio of HRs (an interaction, a class difference) is worded at each strength (see :func:`strength`).
+_LARGER = {2: "probably larger", 1: "may be larger", -1: "may be smaller", -2: "probably smaller"}
+
+
 def statement(r: dict, certainty: str | None = None) -> str:
     """The sentence of one answer row (see the module doc for the rules).
 
@@ -101,14 +105,14 @@ def statement(r: dict, certainty: str | None = None) -> str:
         lab = r.get("labels", {})
         eff, idx, ref = lab.get("effect", "the treatment"), lab.get("index", "in the index group"), \
             lab.get("reference", "in the reference group")
-        word = {2: "probably larger", 1: "may be larger", -1: "may be smaller", -2: "probably smaller"}.get(lvl)
+        word = _LARGER.get(lvl)
         if word is None:
             return (f"We are uncertain whether the {what} benefit of {eff} differs {idx} and {ref} {prob}; an "
                     "interval including 1 is not evidence that it is the same.")
         verb = word if word.startswith("may") else "is " + word
         return f"The {what} benefit of {eff} {verb} {idx} than {ref} {prob}."
     t, c = _split(r["comparison"].replace(" (class means)", ""))
-    word = {2: "probably larger", 1: "may be larger", -1: "may be smaller", -2: "probably smaller"}.get(lvl)
+    word = _LARGER.get(lvl)
     if word is None:
         return (f"We are uncertain whether {t} and {c} antibodies differ in {what} benefit {prob}; no trial compares "
                 "them directly.")
