@@ -106,6 +106,10 @@ class Prior:
 
     # -- presentation -------------------------------------------------------------------------
     def __repr__(self) -> str:
+        return self._text
+
+    @functools.cached_property
+    def _text(self) -> str:
         return f"{self.family}({', '.join(f'{k}={v:g}' for k, v in self.params)})"
 
     __str__ = __repr__
@@ -222,6 +226,26 @@ def parse_prior(text: str | Mapping | Prior, *, where: str = "prior") -> Prior:
         return text
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         text = repr(float(text))
+    if isinstance(text, str):
+        return _parse_text(text, where)
+    return _parse(text, where)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text_cached(text: str) -> Prior:
+    return _parse(text, "prior")
+
+
+def _parse_text(text: str, where: str) -> Prior:
+    """Prior strings are parsed once (a prior sweep names the same few thousand strings over and over);
+    an unreadable one is re-parsed with ``where`` so the error names the place."""
+    try:
+        return _parse_text_cached(text)
+    except PriorError:
+        return _parse(text, where)
+
+
+def _parse(text, where: str) -> Prior:
     try:
         try:   # a bare number: a fixed value (tau = 0.3 fits conditional on tau = 0.3)
             value = float(str(text).strip())

@@ -124,16 +124,15 @@ def sweep(data: EffectData | GaussianModel | FitResult, settings: Iterable, *, m
         res = sweep_exact(gm, sets, target=target, thresholds=thresholds)
         method, approximate = "exact", False
     roles = list(dict.fromkeys(list(gm.coef_roles) + [c.prior_role for c in gm.components]))
-    tab = pd.DataFrame({"setting": [ps.name for ps in sets], **{r: [str(getattr(ps, r)) for ps in sets] for r in roles}})
-    tab["median"], tab["q2.5"], tab["q97.5"] = res["median"], res["q2.5"], res["q97.5"]
-    for c in ("median", "q2.5", "q97.5"):
-        tab["hr_" + c] = np.exp(res[c])
-    for t in thresholds:
-        tab[f"prob_hr_below_{t:g}"] = res[f"prob_below_{t:g}"]
+    cols = {"setting": [ps.name for ps in sets], **{r: [str(getattr(ps, r)) for ps in sets] for r in roles}}
+    cols.update({c: res[c] for c in ("median", "q2.5", "q97.5")})
+    cols.update({"hr_" + c: np.exp(res[c]) for c in ("median", "q2.5", "q97.5")})
+    cols.update({f"prob_hr_below_{t:g}": res[f"prob_below_{t:g}"] for t in thresholds})
     if len(gm.components) == 1:
-        tab[f"{gm.components[0].name}_mean"] = res["sigma_mean"]
-    tab["method"] = method
-    tab["approximate"] = approximate
+        cols[f"{gm.components[0].name}_mean"] = res["sigma_mean"]
+    cols["method"] = method
+    cols["approximate"] = approximate
     if approximate:
-        tab["khat"], tab["ess"] = res["khat"], res["ess"]
+        cols["khat"], cols["ess"] = res["khat"], res["ess"]
+    tab = pd.DataFrame(cols)
     return tab
