@@ -407,6 +407,24 @@ class GridMarginal:
         return _hdi_from(self.quantile, self.pdf, prob, float(self.pdf(self.x[0])[0]))
 
 
+class _DeferredGridMarginal(GridMarginal):
+    """A :class:`GridMarginal` whose grid is computed by ``build()`` on first use of any of its numbers."""
+
+    def __init__(self, build):
+        self._build = build
+
+    @cached_property
+    def _target(self) -> GridMarginal:
+        return self._build()
+
+    x = property(lambda self: self._target.x)
+    w = property(lambda self: self._target.w)
+    dens = property(lambda self: self._target.dens)
+
+    def __repr__(self) -> str:
+        return "GridMarginal(deferred)" if "_target" not in self.__dict__ else repr(self._target)
+
+
 def _coef_priors(model: GaussianModel, priors: PriorSet) -> list[Prior]:
     return [getattr(priors, role) for role in model.coef_roles]
 
@@ -414,7 +432,7 @@ def _coef_priors(model: GaussianModel, priors: PriorSet) -> list[Prior]:
 class ExactPosterior:
     """Result of :func:`solve_exact`: mixtures for coefficients, predictions and study effects."""
 
-    def __init__(self, model, priors, nodes, weights, means, covs, comp_names, widths=None):
+    def __init__(self, model, priors, nodes, weights, means, covs, comp_names, widths=None, ranges=None):
         self.model = model
         self.priors = priors
         self.nodes = nodes            # (G, m) variance parameters at the grid nodes
@@ -423,6 +441,7 @@ class ExactPosterior:
         self.covs = covs              # (G, p, p)
         self.component_names = comp_names
         self.widths = widths          # (G, m) quadrature width of each node along each variance axis
+        self.ranges = ranges          # the refined range of each variance axis (None: no components)
 
     @cached_property
     def _theta_moments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -464,21 +483,29 @@ class ExactPosterior:
             return Mixture(self.weights, m[:, 0], np.maximum(v[:, 0], 1e-300))
         return Mixture(self.weights, self.theta_m[:, i], np.maximum(self.theta_v[:, i], 1e-300))
 
-    _marginal_grid = None
+    @property
+    def _has_dense(self) -> bool:
+        return len(self.component_names) == 1 and self.ranges is not None
 
     @cached_property
     def _dense(self):
-        sig, w, mean, cov, width = self._marginal_grid()
-        return sig, w, mean, cov, width
+        """(nodes, weights, means, covs, widths) on the plain sinh grid of :data:`_N_MARGINAL` nodes."""
+        return _run_grid(self.model, self.priors, self.ranges, _N_MARGINAL, plain=True)
 
     def variance_marginal(self, j: int | str) -> GridMarginal:
         """Marginal posterior of a variance parameter. With one variance component it is read from a
-        denser grid of the plain sinh map (:data:`_N_MARGINAL` nodes, evaluated on first use): the
-        quadrature grid is tuned for integrals, and the SD's quantiles and HDI interpolate its density."""
+        denser grid of the plain sinh map (:data:`_N_MARGINAL` nodes): the quadrature grid is tuned for
+        integrals, and the SD's quantiles and HDI interpolate its density. That grid is evaluated when
+        the marginal is first read, so callers that only carry it along (``pooled_hr()``) do not pay."""
         if isinstance(j, str):
             j = self.component_names.index(j)
+        if self._has_dense and "_dense" not in self.__dict__:
+            return _DeferredGridMarginal(functools.partial(self._grid_marginal, j))
+        return self._grid_marginal(j)
+
+    def _grid_marginal(self, j: int) -> GridMarginal:
         nodes, weights, widths = self.nodes, self.weights, self.widths
-        if self._marginal_grid is not None:
+        if self._has_dense:
             nodes, weights, _, _, widths = self._dense
         x = nodes[:, j]
         order = np.argsort(x, kind="stable")
@@ -495,7 +522,7 @@ class ExactPosterior:
         """Exact draws (for plots and for the exact-vs-MCMC comparison); a single SD is drawn from the
         dense plain grid of :meth:`variance_marginal` (more distinct values than the quadrature grid)."""
         nodes, weights, means, covs = self.nodes, self.weights, self.means, self.covs
-        if self._marginal_grid is not None:
+        if self._has_dense:
             nodes, weights, means, covs, _ = self._dense
         g = rng.choice(len(weights), size=n, p=weights)
         L = np.linalg.cholesky(covs[g] + 1e-15 * np.eye(self.model.p))
@@ -726,9 +753,13 @@ def sinh_grid(lo, hi, knee, n: int, hard: tuple[bool, bool] = (False, False)) ->
 def hard_ends(prior: Prior, lo: float, hi: float) -> tuple[bool, bool]:
     """Which ends of a refined range ``[lo, hi]`` reach the prior's support bounds (0, or a uniform
     prior's ``lower``/``upper``), where the posterior density need not be negligible (see :func:`sinh_grid`)."""
-    lower = prior["lower"] if prior.family == "uniform" else 0.0
-    upper = prior["upper"] if prior.family == "uniform" else np.inf
+    lower, upper = support(prior)
     return bool(lo <= lower), bool(hi >= upper)
+
+
+def support(prior: Prior) -> tuple[float, float]:
+    """(lower, upper) of a heterogeneity prior's support: a uniform prior's bounds, else [0, inf)."""
+    return (prior["lower"], prior["upper"]) if prior.family == "uniform" else (0.0, np.inf)
 
 
 def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: int,
@@ -740,15 +771,14 @@ def _grid_1d(prior: Prior, scale: float, lo: float | None, hi: float | None, n: 
     """
     if prior.family == "fixed":   # tau held at a value: one node
         return np.array([prior["value"]]), np.ones(1)
-    upper = prior["upper"] if prior.family == "uniform" else np.inf
+    lower, upper = support(prior)
     if lo is None:
         u = np.linspace(0.0, 1.0, n + 1)[:-1]
-        x = (prior["lower"] if prior.family == "uniform" else 0.0) + scale * u / (1.0 - u) ** 2
+        x = lower + scale * u / (1.0 - u) ** 2
         if np.isfinite(upper):
             x = np.unique(np.append(x[x < upper], upper))
     else:
-        hi = min(hi, upper)
-        lo = max(lo, prior["lower"]) if prior.family == "uniform" else lo      # a jump inside the grid costs accuracy
+        lo, hi = max(lo, lower), min(hi, upper)          # a jump inside the grid would cost accuracy
         knee = knee if knee and knee > 0 else max((hi - lo) * 1e-3, 1e-9)
         return sinh_grid(lo, hi, knee, n, (False, False) if plain else hard_ends(prior, lo, hi))
     w = np.zeros_like(x)
@@ -811,14 +841,22 @@ def _refined_ranges(sig: np.ndarray, w: np.ndarray, m: int) -> list[tuple[float,
 
 def _range_from_cdf(ux: np.ndarray, c: np.ndarray) -> tuple[float, float, float]:
     """(lo, hi, knee) of the refined grid from first-pass nodes ``ux`` (increasing) and their cumulative mass."""
+    lo, hi, knee = ranges_from_cdf(ux, c[None, :])
+    return float(lo[0]), float(hi[0]), float(knee[0])
+
+
+def ranges_from_cdf(ux: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, knee) of the refined grid for every row of cumulative masses ``c`` (S, n) at the
+    first-pass nodes ``ux`` (n,): all but ``_TAIL_CUT`` of the mass in each tail, widened to the
+    neighbouring first-pass nodes so no mass is cut off, and a knee at the 10% point."""
     n = len(ux)
-    i_lo = min(int(np.searchsorted(c, _TAIL_CUT)), n - 1)
-    i_hi = min(int(np.searchsorted(c, 1 - _TAIL_CUT)) + 1, n - 1)
-    # widen to the neighbouring first-pass nodes so no mass is cut off
-    lo = 0.0 if i_lo <= 1 else float(ux[i_lo - 1])
-    hi = float(ux[min(i_hi + 1, n - 1)])
-    q10 = float(ux[min(int(np.searchsorted(c, 0.1)), n - 1)])
-    return lo, max(hi, lo + 1e-9), max(q10 - lo, (hi - lo) * 1e-4, 1e-9)
+    i_lo = np.minimum((c < _TAIL_CUT).sum(1), n - 1)
+    i_hi = np.minimum((c < 1 - _TAIL_CUT).sum(1) + 1, n - 1)
+    lo = np.where(i_lo <= 1, 0.0, ux[np.maximum(i_lo - 1, 0)])
+    hi = ux[np.minimum(i_hi + 1, n - 1)]
+    q10 = ux[np.minimum((c < 0.1).sum(1), n - 1)]
+    knee = np.maximum.reduce([q10 - lo, (hi - lo) * 1e-4, np.full(len(c), 1e-9)])
+    return lo, np.maximum(hi, lo + 1e-9), knee
 
 
 def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
@@ -850,27 +888,24 @@ def solve_exact(model: GaussianModel, priors: PriorSet) -> ExactPosterior:
         if pr.family not in ("normal", "student_t", "flat"):
             raise SpecError(f"coefficient prior {pr} is not an effect prior.")
     check_propriety(model, priors)
-    vpriors = [getattr(priors, c.prior_role) for c in comps]
-    scale = float(np.std(model.y) + np.median(model.se))
-    if t_idx:
-        lam, lam_w = _laguerre(cp[t_idx[0]]["df"])
-    else:
-        lam, lam_w = np.ones(1), np.ones(1)
-
-    def run(ranges, n, plain=False):
-        return _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n, plain)
-
     ranges = None
     if comps:
-        sig, w, *_ = run([(None, None, None)] * len(comps), _N_FIRST)
-        ranges = _refined_ranges(sig, w, len(vpriors))
-        sig, w, mean, cov, width = run(ranges, _N_FINAL[len(comps)])
+        sig, w, *_ = _run_grid(model, priors, [(None, None, None)] * len(comps), _N_FIRST)
+        ranges = _refined_ranges(sig, w, len(comps))
+        sig, w, mean, cov, width = _run_grid(model, priors, ranges, _N_FINAL[len(comps)])
     else:
-        sig, w, mean, cov, width = run([], 1)
+        sig, w, mean, cov, width = _run_grid(model, priors, [], 1)
     keep = w > 1e-16 * w.max()
     names = tuple(c.name for c in comps)
-    post = ExactPosterior(model, priors, sig[keep], w[keep] / w[keep].sum(), mean[keep], cov[keep], names,
-                          widths=width[keep])
-    if len(comps) == 1:   # the SD's own marginal is read from a denser plain grid, computed when asked for
-        post._marginal_grid = lambda: run(ranges, _N_MARGINAL, plain=True)
-    return post
+    return ExactPosterior(model, priors, sig[keep], w[keep] / w[keep].sum(), mean[keep], cov[keep], names,
+                          widths=width[keep], ranges=ranges)
+
+
+def _run_grid(model: GaussianModel, priors: PriorSet, ranges, n: int, plain: bool = False):
+    """:func:`_grid_posterior` on ``ranges`` with ``n`` nodes per axis (the priors' checks are the caller's)."""
+    cp = _coef_priors(model, priors)
+    t_idx = [j for j, pr in enumerate(cp) if pr.family == "student_t"]
+    lam, lam_w = _laguerre(cp[t_idx[0]]["df"]) if t_idx else (np.ones(1), np.ones(1))
+    vpriors = [getattr(priors, c.prior_role) for c in model.components]
+    scale = float(np.std(model.y) + np.median(model.se))
+    return _grid_posterior(model, priors, vpriors, scale, lam, lam_w, t_idx, ranges, n, plain)

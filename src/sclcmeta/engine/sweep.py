@@ -40,8 +40,9 @@ from scipy import special
 
 from ..errors import SpecError
 from ..priors import PriorSet
-from .exact import (_N_FIRST, _TAIL_CUT, _coef_priors, _grid_1d, _laguerre, conditional, hard_ends,
-                    likelihood_stats, log_scale_prior, mixture_quantiles, sinh_grid, solve_exact)
+from .exact import (_N_FIRST, _coef_priors, _grid_1d, _laguerre, conditional, hard_ends,
+                    likelihood_stats, log_scale_prior, mixture_quantiles, ranges_from_cdf, sinh_grid, solve_exact,
+                    support)
 from .gaussian import GaussianModel
 
 QUANTILES = (0.5, 0.025, 0.975)
@@ -195,19 +196,10 @@ def _sweep_group(model, prior_sets, cps, role, family, tkey, scale, c, predictiv
     st1 = likelihood_stats(model, np.repeat(x1, nl)[:, None])
     wt1, _, _ = weights(x1[None, :], w1[None, :], st1)
     cmass = np.cumsum(wt1.reshape(S, len(x1), nl).sum(2), axis=1)
-    # every setting's refined range, by the rule of exact._range_from_cdf
-    n = len(x1)
-    i_lo = np.minimum((cmass < _TAIL_CUT).sum(1), n - 1)
-    i_hi = np.minimum((cmass < 1 - _TAIL_CUT).sum(1) + 1, n - 1)
-    lo = np.where(i_lo <= 1, 0.0, x1[np.maximum(i_lo - 1, 0)])
-    hi = x1[np.minimum(i_hi + 1, n - 1)]
-    q10 = x1[np.minimum((cmass < 0.1).sum(1), n - 1)]
-    knee = np.maximum.reduce([q10 - lo, (hi - lo) * 1e-4, np.full(S, 1e-9)])
-    hi = np.maximum(hi, lo + 1e-9)
-    upper = float(params["upper"][0, 0]) if family == "uniform" else np.inf
-    hi = np.minimum(hi, upper)
-    if family == "uniform":                                             # as exact._grid_1d
-        lo = np.maximum(lo, float(params["lower"][0, 0]))
+    # every setting's refined range (the exact solver's rule), inside the prior's support
+    lo, hi, knee = ranges_from_cdf(x1, cmass)
+    lower, upper = support(vps[0])
+    lo, hi = np.maximum(lo, lower), np.minimum(hi, upper)
     # the shared grid: the union of the ranges, at the finest setting's step in the mapped variable
     N = _N_SWEEP
     span = np.arcsinh((hi - lo) / knee)
