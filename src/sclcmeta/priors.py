@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,16 +327,28 @@ class PriorSet:
         for k, v in kw.items():
             if k in PRIOR_TARGETS:
                 _check_group(k, v, "replace()")
-        d = {f: getattr(self, f) for f in ("name", "effect", "tau", "beta", "omega", "bias", "class_sd",
-                                            "description", "source")}
+        d = {f: getattr(self, f) for f in _SET_FIELDS}
         d.update(kw)
         if "name" not in priors:
             d["name"] = self.name + "+" + ",".join(f"{k}={v}" for k, v in kw.items() if k in PRIOR_TARGETS)
         return PriorSet(**d)
 
+    def _overridden(self, priors: dict[str, Prior], name: str) -> "PriorSet":
+        """:meth:`replace` for priors already parsed and checked for their targets (a prior sweep builds
+        thousands of sets from a few distinct priors): the same set, built without re-validating."""
+        new = object.__new__(PriorSet)
+        d = new.__dict__
+        d.update(zip(_SET_FIELDS, _get_fields(self.__dict__)))
+        d.update(priors)
+        d["name"] = name
+        return new
+
     def as_dict(self) -> dict[str, Prior]:
         return {k: getattr(self, k) for k in PRIOR_TARGETS}
 
+
+_SET_FIELDS = ("name", "effect", "tau", "beta", "omega", "bias", "class_sd", "description", "source")
+_get_fields = operator.itemgetter(*_SET_FIELDS)
 
 _GROUP_OF = {"effect": "effect", "beta": "effect", "bias": "effect", "tau": "scale", "omega": "scale",
              "class_sd": "scale"}

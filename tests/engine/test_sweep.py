@@ -145,15 +145,116 @@ def test_psis_refuses_a_prior_the_draws_cannot_represent():
 
 
 def test_sweep_of_many_heterogeneity_priors_per_effect_prior_equals_separate_fits():
-    """Settings sharing an effect prior are solved from one CDF table (12 here, above the table's
-    threshold); the answers are still the separate fits' to 1e-9, for the pooled and the predictive effect."""
+    """Settings sharing an effect prior are solved from one CDF table (8 half-normal priors here, at the
+    table's threshold; the 4 half-Cauchy ones are solved directly); the answers are still the separate
+    fits' to 1e-9, for the pooled and the predictive effect, with a normal or a Student-t effect prior."""
     m = GaussianModel.random_effects(Y, SE)
     ps = default_prior_set()
     taus = [f"half_normal({s:.3f})" for s in np.linspace(0.05, 2.0, 8)] + \
         [f"half_cauchy({s:.3f})" for s in (0.1, 0.5, 1.0, 2.0)]
-    sets = [ps.replace(tau=t, effect=e) for e in ("normal(0, 1)", "normal(-0.2, 0.5)") for t in taus]
+    sets = [ps.replace(tau=t, effect=e) for e in ("normal(0, 1)", "normal(-0.2, 0.5)", "student_t(0, 1, 3)")
+            for t in taus]
     for target in ("pooled", "predictive"):
         out = sweep_exact(m, sets, target=target)
         got = np.stack([out[k] for k in KEYS], 1)
         want = _separate(m, sets, "mu" if target == "pooled" else "predictive")
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, err_msg=target)
+
+
+# -- the CDF table's pieces, against closed forms ------------------------------------------------------
+
+
+def test_hermite_error_constant_is_the_maximum_of_he15_times_the_normal_density():
+    from numpy.polynomial.hermite_e import hermeval
+
+    from sclcmeta.engine.sweep import _HERMITE_BOUND, _HERMITE_M
+
+    z = np.linspace(-12, 12, 480001)
+    coef = np.zeros(2 * _HERMITE_M + 2)
+    coef[-1] = 1.0                                    # He_15
+    peak = np.max(np.abs(hermeval(z, coef)) * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi))
+    assert peak <= _HERMITE_BOUND <= peak * 1.001
+
+
+def test_scaled_normal_cdf_derivatives_sum_to_the_cdf_increment():
+    """sum_k h^k F^(k)(x) / k! t^k is F's Taylor series: for a small step it equals scipy's
+    F(x + t h) - F(x) to the series' remainder (below 1e-13 here)."""
+    from scipy.stats import norm
+
+    from sclcmeta.engine.table_kernels import derivative_kernels
+
+    m, s = np.array([0.0, -0.3, 0.4]), np.array([1.0, 0.2, 0.5])
+    x = np.array([-2.5, -0.35, 0.0, 0.3, 1.7])
+    h = 0.12
+    K = derivative_kernels(x, m, s, h, 7)                                  # (G, M, n)
+    np.testing.assert_allclose(K[:, 0, :], h * norm.pdf(x[None, :], m[:, None], s[:, None]), rtol=1e-14)
+    for t in (-0.1, 0.05, 0.1):
+        series = (K * (t ** np.arange(1, 8))[None, :, None]).sum(1)
+        want = norm.cdf(x[None, :] + t * h, m[:, None], s[:, None]) - norm.cdf(x[None, :], m[:, None], s[:, None])
+        np.testing.assert_allclose(series, want, rtol=0, atol=1e-13)
+
+
+def test_two_point_hermite_inversion_reproduces_a_degree_15_cdf_exactly():
+    """The regularized incomplete beta function I_t(a, b) with a + b = 16 is a monotone polynomial of
+    degree 15 on [0, 1], so the interpolant built from its Taylor coefficients at both ends is that
+    polynomial and its inverse is scipy's betaincinv."""
+    from numpy.polynomial import polynomial as P
+    from scipy.special import betainc, betaincinv
+
+    from sclcmeta.engine.sweep import _invert_hermite
+
+    n, M = 15, 7
+    rows_a, rows_b, qs = [], [], []
+    for a in (3, 6, 10):
+        b = n + 1 - a
+        coef = sum(math.comb(n, j) * P.polymul(P.polypow([0, 1], j), P.polypow([1, -1], n - j)) for j in range(a, n + 1))
+        at1 = [P.polyval(1.0, P.polyder(coef, k)) / math.factorial(k) if k else 1.0 for k in range(M + 1)]
+        for q in (0.025, 0.5, 0.975):
+            rows_a.append(coef[:M + 1])
+            rows_b.append(at1)
+            qs.append((q, a, b))
+    t = _invert_hermite(np.array(rows_a), np.array(rows_b), np.array([q for q, _, _ in qs]))
+    # the Newton iteration stops after a step below 1e-6 of the interval: the error left is below 1e-12
+    # of it (in the sweep's tables the interval is a fraction of an SD, so ~1e-14 in the effect)
+    want = np.array([betaincinv(a, b, q) for q, a, b in qs])
+    np.testing.assert_allclose(t, want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(betainc([a for _, a, _ in qs], [b for _, _, b in qs], t), [q for q, _, _ in qs], atol=1e-12)
+
+
+def test_sweep_weights_recomputed_in_log_space_where_the_two_factors_underflow():
+    """400 precise cohorts put the likelihood of tau far from where a tight log-normal prior sits: the
+    data factor and the prior factor of a setting are then each below 1e-300 where the other peaks,
+    their product underflows, and the sweep must fall back to log-space weights (table and direct
+    paths alike) to equal the separate fits."""
+    rng = np.random.default_rng(11)
+    se = np.full(400, 0.05)
+    m = GaussianModel.random_effects(rng.normal(-0.2, np.sqrt(0.05**2 + se**2)), se)
+    ps = default_prior_set()
+    taus = [f"log_normal({math.log(v):.4f}, 0.02)" for v in np.linspace(1.0, 1.5, 9)]
+    sets = [ps.replace(tau=t, effect="normal(0, 1)") for t in taus] + [ps.replace(tau=taus[0], effect="normal(0, 2)")]
+    out = sweep_exact(m, sets)
+    got = np.stack([out[k] for k in KEYS], 1)
+    np.testing.assert_allclose(got, _separate(m, sets), rtol=0, atol=1e-9)
+
+
+def test_prior_settings_built_from_memoized_priors_equal_replace():
+    """The sweep parses each distinct (target, value) once and builds the sets without re-validating:
+    the sets, names included, are those PriorSet.replace builds, for plain, named, DataFrame (empty
+    cells) and table-valued settings, and a bad value is still refused with replace()'s message."""
+    from sclcmeta.analyses.prior_sweep import prior_settings
+    from sclcmeta.errors import PriorError
+
+    base = default_prior_set()
+    plain = [{"tau": t, "effect": e} for t in ("half_normal(0.5)", "half_cauchy(1)") for e in ("normal(0, 1)", "normal(0, 2)")]
+    settings = plain + plain + [{"tau": "half_normal(0.5)", "name": "HN"}, {"setting": "S", "tau": "half_cauchy(1)"},
+                                {"effect": {"family": "normal", "mean": 0, "sd": 3}}, {}]
+    got = prior_settings(settings, base)
+    want = [base.replace(**s) for s in plain + plain] + [base.replace(tau="half_normal(0.5)", name="HN"),
+                                                          base.replace(tau="half_cauchy(1)", name="S"),
+                                                          base.replace(effect={"family": "normal", "mean": 0, "sd": 3}),
+                                                          base.replace()]
+    assert got == want and [g.name for g in got] == [w.name for w in want]
+    frame = pd.DataFrame({"tau": ["half_normal(0.5)", np.nan], "effect": [np.nan, "normal(0, 2)"]})
+    assert prior_settings(frame, base) == [base.replace(tau="half_normal(0.5)"), base.replace(effect="normal(0, 2)")]
+    with pytest.raises(PriorError, match="tau needs a positive"):
+        prior_settings([{"tau": "normal(0, 1)"}], base)

@@ -26,22 +26,47 @@ from .pairwise import resolve_priors
 SWEEP_COLUMNS = ["median", "q2.5", "q97.5", "hr_median", "hr_q2.5", "hr_q97.5"]
 
 
-def _one_setting(s, base: PriorSet, i: int) -> PriorSet:
+def _one_setting(s, base: PriorSet, i: int, parsed: dict) -> PriorSet:
+    """The PriorSet of setting ``i``. ``parsed`` memoizes (target, value) -> (prior, "target=prior") across
+    the settings of one sweep, so each distinct prior is parsed and checked once."""
+    if type(s) is dict:                           # the common case: every (target, value) seen before
+        try:
+            hits = [parsed[kv] for kv in s.items()]
+        except (KeyError, TypeError):             # a new prior, a name, an empty cell: the full path below
+            hits = None
+        if hits is not None:
+            return base._overridden({k: h[0] for k, h in zip(s, hits)}, base.name + "+" + ",".join(h[1] for h in hits))
     if isinstance(s, PriorSet):
         return s
     if isinstance(s, str):
         return load_prior_set(s)
-    if isinstance(s, Mapping):
-        d = {k: v for k, v in dict(s).items() if not (isinstance(v, float) and math.isnan(v))}
-        name = d.pop("name", d.pop("setting", None))
-        unknown = [k for k in d if k not in PRIOR_TARGETS]
-        if unknown:
-            raise SpecError(f"prior setting {i + 1}: unknown key {unknown[0]!r}; a setting names priors for "
-                            f"{', '.join(PRIOR_TARGETS)} (and optionally 'name').")
-        ps = base.replace(**d)
-        return ps.replace(name=str(name)) if name is not None else ps
-    raise SpecError(f"prior setting {i + 1} must be a PriorSet, a prior-set name or a dict such as "
-                    f"{{'tau': 'half_normal(0.5)'}}; got {type(s).__name__}.")
+    if not isinstance(s, Mapping):
+        raise SpecError(f"prior setting {i + 1} must be a PriorSet, a prior-set name or a dict such as "
+                        f"{{'tau': 'half_normal(0.5)'}}; got {type(s).__name__}.")
+    kw, labels, name = {}, [], None
+    for k, v in s.items():
+        try:
+            hit = parsed.get((k, v))
+        except TypeError:                         # an unhashable value (a TOML-style table): no memo
+            hit = None
+        if hit is None:
+            if isinstance(v, float) and math.isnan(v):      # an empty cell of a DataFrame row
+                continue
+            if k in ("name", "setting"):                    # "name" wins over "setting"
+                name = v if k == "name" or name is None else name
+                continue
+            if k not in PRIOR_TARGETS:
+                raise SpecError(f"prior setting {i + 1}: unknown key {k!r}; a setting names priors for "
+                                f"{', '.join(PRIOR_TARGETS)} (and optionally 'name').")
+            prior = getattr(base.replace(**{k: v}), k)      # parsed and checked as replace() does
+            hit = (prior, f"{k}={prior}")
+            try:
+                parsed[(k, v)] = hit
+            except TypeError:
+                pass
+        kw[k] = hit[0]
+        labels.append(hit[1])
+    return base._overridden(kw, str(name) if name is not None else base.name + "+" + ",".join(labels))
 
 
 def prior_settings(settings, base: PriorSet) -> list[PriorSet]:
@@ -55,7 +80,8 @@ def prior_settings(settings, base: PriorSet) -> list[PriorSet]:
                     else load_prior_set(v).replace(name=k)) for k, v in settings.items()]
     elif isinstance(settings, (PriorSet, str, Mapping)):
         settings = [settings]
-    out = [_one_setting(s, base, i) for i, s in enumerate(settings)]
+    parsed: dict = {}
+    out = [_one_setting(s, base, i, parsed) for i, s in enumerate(settings)]
     if not out:
         raise SpecError("a prior sweep needs at least one prior setting.")
     return out

@@ -9,12 +9,15 @@ posterior of the coefficients in closed form (:func:`~sclcmeta.engine.exact.cond
 prior has the same family and support (the union of their ranges at the finest step any of them
 needs), computes the data term once per distinct effect prior and the prior term once per distinct
 heterogeneity prior, and reads the quantiles of all settings that share an effect prior from one
-table of their mixture CDF. The exact solver's grid is accurate to ~1e-13 (tested against adaptive
-quadrature), so these answers are the separate fits' (tested to 1e-9; ~1e-11 in the benchmark).
+table of their mixture CDF (exact sums at the table's points, inverted through a degree-15 two-point
+Hermite interpolant whose error is bounded below ~1e-14 in probability; the table's small inner
+loops are compiled, :mod:`sclcmeta.engine.table_kernels`). The exact solver's grid is accurate to
+~1e-13 (tested against adaptive quadrature), so these answers are the separate fits' (tested to
+1e-9; ~4e-14 in the benchmark).
 
-Models with one variance component (random effects, meta-regression, a network with one tau) or none
-are vectorized; models with two or three components are solved setting by setting (same answers,
-no speed-up).
+Models with one variance component (random effects, meta-regression, a network with one tau) are
+vectorized; models with none or with two or three components are solved setting by setting (same
+answers, no speed-up).
 
 :func:`psis_reweight` is the MCMC counterpart: Pareto-smoothed importance reweighting of posterior
 draws to other priors (ArviZ ``psislw``), an approximation that reports its k-hat and refuses when
@@ -33,14 +36,16 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 
 import numpy as np
 from scipy import special
 
 from ..errors import SpecError
 from ..priors import PriorSet
-from .exact import (_N_FIRST, _coef_priors, _grid_1d, _laguerre, conditional, hard_ends,
+from .exact import (_N_FIRST, _grid_1d, _laguerre, conditional, hard_ends,
                     likelihood_stats, log_scale_prior, mixture_quantiles, ranges_from_cdf, sinh_grid, solve_exact,
                     support)
 from .gaussian import GaussianModel
@@ -48,9 +53,8 @@ from .gaussian import GaussianModel
 QUANTILES = (0.5, 0.025, 0.975)
 
 
-def _check(model: GaussianModel, priors: PriorSet) -> tuple[list, list[int]]:
-    """The coefficient priors and the index of the Student-t one (at most one), as :func:`solve_exact` checks."""
-    cp = _coef_priors(model, priors)
+def _check(cp: list) -> list[int]:
+    """The index of the Student-t coefficient prior (at most one) of ``cp``, as :func:`solve_exact` checks."""
     for pr in cp:
         if pr.family not in ("normal", "student_t"):
             raise SpecError(f"coefficient prior {pr} is not an effect prior.")
@@ -58,7 +62,7 @@ def _check(model: GaussianModel, priors: PriorSet) -> tuple[list, list[int]]:
     if len(t_idx) > 1:
         raise SpecError("the exact solver handles a Student-t prior on one coefficient only; use normal priors "
                         "for the others or method = 'mcmc'.")
-    return cp, t_idx
+    return t_idx
 
 
 def _target_vector(model: GaussianModel, target: str | np.ndarray) -> tuple[np.ndarray, bool]:
@@ -101,26 +105,51 @@ def sweep_exact(model: GaussianModel, prior_sets: list[PriorSet], *, target: str
     logt = {t: math.log(float(t)) for t in thresholds}
     if len(model.components) != 1:
         return _sweep_by_loop(model, prior_sets, c, predictive, logt)
-    checked = [_check(model, ps) for ps in prior_sets]
     role = model.components[0].prior_role
     S = len(prior_sets)
+    # each distinct coefficient-prior tuple and heterogeneity prior is checked and evaluated once (keyed
+    # by identity: prior strings are parsed to shared objects, and equal priors that are distinct
+    # objects are merely evaluated twice)
+    roles = model.coef_roles
+    e_all = [tuple(getattr(ps, r) for r in roles) for ps in prior_sets] if len(roles) != 1 else \
+        [(pr,) for pr in map(operator.attrgetter(roles[0]), prior_sets)]
+    t_all = list(map(operator.attrgetter(role), prior_sets))
+    e_of, cps = _distinct(e_all, lambda k: tuple(map(id, k)))
+    t_of, t_priors = _distinct(t_all, id)
+    t_idx = [_check(cp) for cp in cps]
+    # settings sharing a first-pass grid (heterogeneity family and support) and Student-t mixing nodes
+    # are evaluated together
+    t_group = {}
+    t_code = np.array([t_group.setdefault((vp.family, support(vp) if vp.family == "uniform" else None),
+                                          len(t_group)) for vp in t_priors], np.intp)
+    e_group = {}
+    e_code = np.array([e_group.setdefault((ti[0], cp[ti[0]]["df"]) if ti else None, len(e_group))
+                       for cp, ti in zip(cps, t_idx)], np.intp)
+    code = t_code[t_of] * len(e_group) + e_code[e_of]
     res = {k: np.empty(S) for k in ("median", "q2.5", "q97.5", "mean", "sigma_mean")}
     res.update({f"prob_below_{t:g}": np.empty(S) for t in thresholds})
-    # settings sharing a first-pass grid and Student-t mixing nodes are evaluated together
-    groups: dict[tuple, list[int]] = {}
-    for i, ps in enumerate(prior_sets):
-        vp = getattr(ps, role)
-        cp, t_idx = checked[i]
-        support = (vp["lower"], vp["upper"]) if vp.family == "uniform" else None
-        tkey = (t_idx[0], cp[t_idx[0]]["df"]) if t_idx else None
-        groups.setdefault((vp.family, support, tkey), []).append(i)
     scale = float(np.std(model.y) + np.median(model.se))
-    for (family, _, tkey), idx in groups.items():
-        out = _sweep_group(model, [prior_sets[i] for i in idx], [checked[i][0] for i in idx], role, family, tkey,
-                           scale, c, predictive, logt)
+    t_names, e_names = list(t_group), list(e_group)
+    for g in np.unique(code):
+        idx = np.flatnonzero(code == g)
+        eu, e_loc = np.unique(e_of[idx], return_inverse=True)
+        tu, t_loc = np.unique(t_of[idx], return_inverse=True)
+        family = t_names[g // len(e_group)][0]
+        tkey = e_names[g % len(e_group)]
+        out = _sweep_group(model, [cps[e] for e in eu], [t_priors[t] for t in tu], e_loc.ravel(), t_loc.ravel(),
+                           family, tkey, scale, c, predictive, logt)
         for k, v in out.items():
             res[k][idx] = v
     return res
+
+
+def _distinct(items: list, key) -> tuple[np.ndarray, list]:
+    """(index of each item among the distinct ones, the distinct items): items are the same when ``key``
+    says so."""
+    first: dict = {}
+    codes = np.fromiter((first.setdefault(k, len(first)) for k in map(key, items)), np.intp, len(items))
+    _, at = np.unique(codes, return_index=True)
+    return codes, [items[i] for i in at]
 
 
 def _sweep_by_loop(model, prior_sets, c, predictive, logt) -> dict[str, np.ndarray]:
@@ -137,214 +166,236 @@ def _sweep_by_loop(model, prior_sets, c, predictive, logt) -> dict[str, np.ndarr
     return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 
-def _sweep_group(model, prior_sets, cps, role, family, tkey, scale, c, predictive, logt):
+#: a setting's largest unnormalised weight below this is recomputed in log space (the two factors of
+#: :func:`_block_weights` could underflow); above it every node holding 1e-16 of the mass is exact
+_UNDERFLOW = 1e-250
+#: elements of a (settings, nodes) block of weights formed at once: 128 KiB, small enough to stay in
+#: cache and below the allocator's threshold for fresh (page-faulting) memory
+_BLOCK = 1 << 14
+
+
+def _exp_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``a`` with non-finite entries set to -inf, ``exp(a - max of its row)``)."""
+    a = np.where(np.isfinite(a), a, -np.inf)
+    top = a.max(1, keepdims=True)
+    return a, np.exp(a - np.where(np.isfinite(top), top, 0.0))
+
+
+def _block_weights(factors, e: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Normalised grid weights (len(e), G) of settings whose log weight is ``le[e] + lt[t]``.
+
+    ``factors = (le, A, lt, B)`` from :func:`_exp_rows` of the data term ``le`` (one row per effect
+    prior) and the prior term ``lt`` (one row per heterogeneity prior): each is exponentiated once
+    per distinct prior, so a setting's weights are one product.
+    """
+    le, A, lt, B = factors
+    w = A[e] * B[t]
+    low = np.flatnonzero(~(w.max(1) >= _UNDERFLOW))
+    if low.size:
+        lp = le[e[low]] + lt[t[low]]
+        w[low] = np.exp(lp - lp.max(1, keepdims=True))
+    w /= w.sum(1, keepdims=True)
+    return w
+
+
+def _sweep_group(model, cps, t_priors, e_of, t_of, family, tkey, scale, c, predictive, logt):
     """One group of settings (same heterogeneity family and support, same Student-t mixing nodes).
+
+    ``cps`` are the distinct coefficient-prior tuples and ``t_priors`` the distinct heterogeneity
+    priors of the group; setting ``s`` has ``cps[e_of[s]]`` and ``t_priors[t_of[s]]``.
 
     All settings share one refined grid: it spans the union of their refined ranges with a step no
     coarser than any setting's own (:func:`~sclcmeta.engine.exact.sinh_grid` is accurate to ~1e-14 for
     each of them, so the answers equal the separate fits'), and the data statistics are evaluated on
-    it once. Settings with the same effect prior then share the mixture components too, and their
-    quantiles come from one CDF table (:func:`_table_quantiles`); the others are solved setting by
-    setting (:func:`~sclcmeta.engine.exact.mixture_quantiles`).
+    it once. The data term is computed once per effect prior and the prior term once per heterogeneity
+    prior. Settings with the same effect prior share the mixture components too, and their quantiles
+    come from one CDF table (:func:`_table_quantiles`); the others are solved setting by setting
+    (:func:`~sclcmeta.engine.exact.mixture_quantiles`).
     """
-    S, p = len(prior_sets), model.p
-    vps = [getattr(ps, role) for ps in prior_sets]
-    params = {name: np.array([vp[name] for vp in vps])[:, None] for name, _ in vps[0].params}
+    S, p = len(e_of), model.p
+    E = len(cps)
     if tkey is not None:
         lam, lam_w = _laguerre(tkey[1])
         t_index = tkey[0]
     else:
         lam, lam_w, t_index = np.ones(1), np.ones(1), None
     nl = len(lam)
-    m0_all = np.array([[pr["mean"] for pr in cp] for cp in cps]).reshape(S, p)
-    prec_all = np.array([[1.0 / (pr["sd"] if pr.family == "normal" else pr["scale"]) ** 2 for pr in cp]
-                         for cp in cps]).reshape(S, p)
-    # the data term depends on a setting through its effect prior only, the prior term through its
-    # heterogeneity prior only: each is computed once per distinct prior (e_of, t_of index them)
-    _, e_first, e_of = np.unique(np.concatenate([m0_all, prec_all], 1), axis=0, return_index=True,
-                                 return_inverse=True)
-    e_of = e_of.ravel()
-    m0 = m0_all[e_first][:, None, :]                                    # (E, 1, p)
-    base_prec = prec_all[e_first][:, None, :]
-    tpar = np.array([[vp[name] for name, _ in vps[0].params] for vp in vps])
-    _, t_first, t_of = np.unique(tpar, axis=0, return_index=True, return_inverse=True)
-    t_of = t_of.ravel()
-    params_u = {name: params[name][t_first] for name in params}
+    m0 = np.array([[pr["mean"] for pr in cp] for cp in cps]).reshape(E, 1, p)
+    base_prec = np.array([[1.0 / (pr["sd"] if pr.family == "normal" else pr["scale"]) ** 2 for pr in cp]
+                          for cp in cps]).reshape(E, 1, p)
+    names = [name for name, _ in t_priors[0].params]
+    params = {name: np.array([vp[name] for vp in t_priors])[:, None] for name in names}
+    log_lam_w = np.log(lam_w)
 
-    def precisions(G):
-        """(E, G * nl, p) prior precisions; the Student-t coefficient's scaled by the mixing node."""
-        prec = np.broadcast_to(base_prec, (base_prec.shape[0], G * nl, p)).copy()
+    def factors(x, width, stats):
+        """Weight factors (:func:`_block_weights`) at nodes ``x`` (1, G), and the conditional moments per
+        effect prior ((E, G * nl, p), (E, G * nl, p, p))."""
+        G = x.shape[1]
+        prec = np.broadcast_to(base_prec, (E, G * nl, p)).copy()
         if t_index is not None:
             prec[:, :, t_index] *= np.tile(lam, G)[None, :]
-        return prec
-
-    def weights(x, width, stats):
-        """Normalised grid weights (S, G * nl) for nodes ``x`` (1, G) with quadrature widths, and the
-        conditional moments per distinct effect prior ((E, G * nl, p), (E, G * nl, p, p))."""
-        G = x.shape[1]
-        ll, mean, cov = conditional(stats, m0, precisions(G))
+        ll, mean, cov = conditional(stats, m0, prec)
         with np.errstate(divide="ignore"):
-            logprior = log_scale_prior(family, params_u, x) + np.log(width)
-            lp = (ll[e_of] + np.repeat(logprior, nl, axis=1)[t_of]
-                  + np.tile(np.log(lam_w), G)[None, :])
-        lp = np.where(np.isfinite(lp), lp, -np.inf)
-        w = np.exp(lp - lp.max(1, keepdims=True))
-        return w / w.sum(1, keepdims=True), mean, cov
+            lt = log_scale_prior(family, params, x) + np.log(width)
+        return (*_exp_rows(ll + np.tile(log_lam_w, G)[None, :]), *_exp_rows(np.repeat(lt, nl, axis=1))), mean, cov
 
     # first pass: one grid for the whole group (it depends on the data scale and the prior's support only)
-    x1, w1 = _grid_1d(vps[0], scale, None, None, _N_FIRST)
-    st1 = likelihood_stats(model, np.repeat(x1, nl)[:, None])
-    wt1, _, _ = weights(x1[None, :], w1[None, :], st1)
-    cmass = np.cumsum(wt1.reshape(S, len(x1), nl).sum(2), axis=1)
-    # every setting's refined range (the exact solver's rule), inside the prior's support
-    lo, hi, knee = ranges_from_cdf(x1, cmass)
-    lower, upper = support(vps[0])
-    lo, hi = np.maximum(lo, lower), np.minimum(hi, upper)
+    x1, w1 = _grid_1d(t_priors[0], scale, None, None, _N_FIRST)
+    f1, _, _ = factors(x1[None, :], w1[None, :], likelihood_stats(model, np.repeat(x1, nl)[:, None]))
+    lo, hi, knee = np.empty(S), np.empty(S), np.empty(S)
+    rows = max(1, _BLOCK // (len(x1) * nl))
+    for i in range(0, S, rows):
+        sl = slice(i, i + rows)
+        wt = _block_weights(f1, e_of[sl], t_of[sl])
+        cmass = np.cumsum(wt.reshape(len(wt), len(x1), nl).sum(2) if nl > 1 else wt, axis=1)
+        # every setting's refined range (the exact solver's rule)
+        lo[sl], hi[sl], knee[sl] = ranges_from_cdf(x1, cmass)
+    lower, upper = support(t_priors[0])
+    lo, hi = np.maximum(lo, lower), np.minimum(hi, upper)                # inside the prior's support
     # the shared grid: the union of the ranges, at the finest setting's step in the mapped variable
-    N = _N_SWEEP
     span = np.arcsinh((hi - lo) / knee)
     lo_u, hi_u, knee_u = float(lo.min()), float(hi.max()), float(knee.min())
     span_u = math.asinh((hi_u - lo_u) / knee_u)
-    n_u = int(min(math.ceil((N - 1) * span_u / span.min()) + 1, _N_SHARED_MAX))
-    x2, w2 = sinh_grid(lo_u, hi_u, knee_u, n_u, hard_ends(vps[0], lo_u, hi_u))
+    n_u = int(min(math.ceil((_N_SWEEP - 1) * span_u / span.min()) + 1, _N_SHARED_MAX))
+    x2, w2 = sinh_grid(lo_u, hi_u, knee_u, n_u, hard_ends(t_priors[0], lo_u, hi_u))
     sig = np.repeat(x2, nl)                                             # (G,)
-    st2 = likelihood_stats(model, sig[:, None])
-    w, mean, cov = weights(x2[None, :], w2[None, :], st2)               # (S, G), (S, G, p), (S, G, p, p)
+    f2, mean, cov = factors(x2[None, :], w2[None, :], likelihood_stats(model, sig[:, None]))
     mm = mean @ c                                                       # (E, G)
-    vv = np.einsum("i,egij,j->eg", c, cov, c)
+    vv = np.einsum("i,egij,j->eg", c, cov, c) if p > 1 else cov[:, :, 0, 0] * (c[0] * c[0])
     if predictive:
         vv = vv + model.components[0].predictive_weight * sig**2
     vv = np.maximum(vv, 1e-300)
-    out = {"median": np.empty(S), "q2.5": np.empty(S), "q97.5": np.empty(S),
-           "mean": (w * mm[e_of]).sum(1), "sigma_mean": w @ sig}
+    out = {k: np.empty(S) for k in ("median", "q2.5", "q97.5", "mean", "sigma_mean")}
     out.update({f"prob_below_{t:g}": np.empty(S) for t in logt})
-    # settings with the same effect prior have the same mixture components at every node
-    effect_key: dict[int, list[int]] = {}
-    for i, e in enumerate(e_of.tolist()):
-        effect_key.setdefault(e, []).append(i)
-    alone, tabled, brackets = [], [], []
-    for idx in effect_key.values():
-        if len(idx) < _TABLE_MIN:
-            alone.extend(idx)
-            continue
-        r = np.asarray(idx)
-        e = e_of[idx[0]]
-        br, probs, ok = _table_quantiles(w[r], mm[e], vv[e], QUANTILES, list(logt.values()))
+    # settings with the same effect prior have the same mixture components at every node: one table each
+    counts = np.bincount(e_of, minlength=E)
+    order = np.argsort(e_of, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    tabled = np.flatnonzero(counts >= _TABLE_MIN)
+    redo, tables = [], []
+    if tabled.size:
+        points = np.array(list(logt.values()), float)
+        q = np.asarray(QUANTILES, float)
+        from .table_kernels import table_rows
+
+        le, A, lt, B = f2
+        for e in tabled:
+            r = order[starts[e]:starts[e + 1]]
+            W, keep, mom, a, b, step = table_rows(le[e], A[e], lt, B, t_of[r], mm[e], vv[e], sig, _TABLE_NODE_MIN,
+                                                  _TABLE_REACH, _STEP_CONST, 2 * _HERMITE_M + 2, _UNDERFLOW)
+            tables.append((r, mom, *_table_quantiles(W, mm[e, keep], np.sqrt(vv[e, keep]), a, b, step, q, points)))
+        r, mom, probs, x0, h, left, right, ok = (np.concatenate(a) for a in zip(*tables))
+        out["mean"][r], out["sigma_mean"][r] = mom[:, 0], mom[:, 1]
         for k, t in enumerate(logt):
             out[f"prob_below_{t:g}"][r] = probs[:, k]
-        tabled.append(r[ok])
-        brackets.append(br[ok])
-        alone.extend(r[~ok].tolist())
-    if tabled:
-        r = np.concatenate(tabled)
-        qs = _invert_quintic(np.concatenate(brackets), QUANTILES)
+        x = x0[ok] + h[ok, None] * _invert_hermite(left[ok], right[ok], q)
         for k, name in enumerate(("median", "q2.5", "q97.5")):
-            out[name][r] = qs[:, k]
-    if alone:
-        r = np.asarray(sorted(set(alone)))
+            out[name][r[ok]] = x[:, k]
+        redo.append(r[~ok])
+    # the others (and any whose quantile fell outside its table), a block at a time
+    alone = np.concatenate([np.flatnonzero(counts[e_of] < _TABLE_MIN), *redo])
+    rows = max(1, _BLOCK // len(sig))
+    for i in range(0, len(alone), rows):
+        r = alone[i:i + rows]
+        w = _block_weights(f2, e_of[r], t_of[r])
         mr, vr = mm[e_of[r]], vv[e_of[r]]
-        qs = mixture_quantiles(w[r], mr, vr, QUANTILES)
+        out["mean"][r] = np.einsum("sg,sg->s", w, mr)
+        out["sigma_mean"][r] = w @ sig
+        qs = mixture_quantiles(w, mr, vr, QUANTILES)
         for k, name in enumerate(("median", "q2.5", "q97.5")):
             out[name][r] = qs[:, k]
         for t, lt in logt.items():
-            out[f"prob_below_{t:g}"][r] = _mixture_cdf(w[r], mr, vr, lt)
+            out[f"prob_below_{t:g}"][r] = _mixture_cdf(w, mr, vr, lt)
     return out
 
 
 #: refined nodes per setting's own range: the mapped rule is accurate to ~1e-13 for the effect's
-#: quantiles, CDF and mean and the SD's mean from 160 nodes (measured against adaptive quadrature);
-_N_SWEEP = 200
+#: quantiles, CDF and mean and the SD's mean from 160 nodes (measured against the separate fits, which
+#: agree with adaptive quadrature to ~1e-13; 130 nodes give ~3e-11, 110 nodes ~3e-9)
+_N_SWEEP = 160
 #: fewest settings sharing an effect prior for which one CDF table beats solving them one by one
 _TABLE_MIN = 8
-#: coarse table step (fraction of the narrowest mixture's SD), and how finely a coarse interval that
-#: holds a quantile is subdivided: the quintic Hermite error ~ step^6 max|F^(6)| / 46080 is ~1e-13
-_TABLE_COARSE = 0.5
-_TABLE_SPLIT = 6
+#: derivatives of the CDF used at each end of a table interval: the two-point Hermite interpolant has
+#: degree 2 * _HERMITE_M + 1
+_HERMITE_M = 7
+#: max |He_15(z) phi(z)| (He: probabilists' Hermite polynomial; tested): with the SD s of a normal
+#: component, its CDF's 16th derivative is at most this / s^16
+_HERMITE_BOUND = 1.977e5
+#: interpolation error allowed per table interval and unit of a component's weight
+_TABLE_TOL = 1e-16
+#: the table step: the two-point Hermite interpolant's error on an interval of length h is at most
+#: (h/2)^(2M+2) / (2M+2)! * max|F^(2M+2)|, and max|F^(2M+2)| = _HERMITE_BOUND / s^(2M+2) for a normal
+#: component of SD s; so with each component's largest weight wmax (in any row), the step
+#: h = _STEP_CONST * min_g s_g wmax_g^(-1/(2M+2)) keeps every component's error times its weight below
+#: _TABLE_TOL (about 0.6-0.75 of the narrowest component's SD)
+_STEP_CONST = 2.0 * (math.factorial(2 * _HERMITE_M + 2) * _TABLE_TOL / _HERMITE_BOUND) ** (1.0 / (2 * _HERMITE_M + 2))
 #: the table spans mean +- this many SDs of every row; a quantile outside it (a heavy-tailed mixture)
 #: sends its row to the direct solver
 _TABLE_REACH = 3.5
 #: the shared grid's node count is capped here (a sweep over wildly different priors costs more nodes)
 _N_SHARED_MAX = 2000
+#: a node below this weight in every row of a table is left out of it (rows sum to 1)
+_TABLE_NODE_MIN = 1e-14
+#: most points in one table (a table whose rows' effects differ wildly costs more points)
+_TABLE_MAX_POINTS = 4096
 
 
-def _cdf_table(w, m, s, x):
-    """CDF, density and density derivative of the mixtures (rows of ``w``) at points ``x``: (S, len(x)) each."""
-    z = (x[None, :] - m[:, None]) / s[:, None]                         # (G, J)
-    pdf = np.exp(-0.5 * z * z) / (s[:, None] * math.sqrt(2 * math.pi))
-    return w @ special.ndtr(z), w @ pdf, w @ (-(z / s[:, None]) * pdf)
+def _table_quantiles(W, m, s, a, b, step, q, points):
+    """CDFs at ``points`` and the quantile brackets of the mixtures ``sum_g W[r, g] N(m[g], s[g]^2)``
+    (same components, one row of weights per setting), from one table of their CDF on [a, b].
 
-
-def _table_quantiles(w, m, v, q, points):
-    """Quantiles ``q`` of the mixtures ``sum_g w[s, g] N(m[g], v[g])`` (same components, one row of
-    weights per setting) and their CDFs at ``points``, from one table of the CDF.
-
-    The CDF and its first two derivatives are exact sums at the table's points: a coarse grid
-    (step 0.5 SD of the narrowest mixture) over mean +- 3.5 SD of every row, each coarse interval that holds some setting's quantile cut into 6. Each
-    quantile is found by inverting the quintic Hermite interpolant between its two bracketing points
-    (error ~ ``step^6 max|F^(6)| / 46080``, ~1e-13 in probability). Returns (quantiles (S, len(q)),
-    CDFs at ``points`` (S, len(points)), ok (S,)); a row whose quantile falls outside the table is
-    marked not ok (the caller solves it directly).
+    ``a``, ``b`` span mean +- 3.5 SD of every row and ``step`` keeps the degree-15 two-point Hermite
+    interpolant of every component's CDF within 1e-16 per unit weight (:data:`_STEP_CONST`), so each
+    mixture's interpolant errs by less than ~1e-14 in probability. The CDF is an exact sum at every
+    table point; its first 7 derivatives are exact sums at the ends of the intervals that hold a
+    quantile. Returns (CDFs at ``points`` (S, len(points)), x0 (S, nq), h (S,), left (S, nq, 8),
+    right (S, nq, 8), ok (S,)): quantile ``j`` of row ``r`` is ``x0 + h t`` with ``t`` from
+    :func:`_invert_hermite` on the Taylor coefficients ``left`` and ``right``; a row whose quantile
+    falls outside the table is not ok (the caller solves it directly).
     """
-    S = w.shape[0]
-    used = (w > 1e-14).any(0)          # nodes that move some row's CDF by more than 1e-14 (rows sum to 1)
-    w, m, v = w[:, used], m[used], v[used]
-    s = np.sqrt(v)
-    mean = w @ m
-    sd = np.sqrt(np.maximum(w @ (v + m * m) - mean**2, 1e-300))
-    a = float((mean - _TABLE_REACH * sd).min())
-    b = float((mean + _TABLE_REACH * sd).max())
-    Jc = int(min(max(math.ceil((b - a) / (_TABLE_COARSE * sd.min())), 4), 4096)) + 1
-    xc = np.linspace(a, b, Jc)
-    Fc, fc, dfc = _cdf_table(w, m, s, xc)
-    need = np.unique(np.clip((Fc[:, None, :] < np.asarray(q, float)[None, :, None]).sum(2) - 1, 0, Jc - 2))
-    hc = xc[1] - xc[0]
-    fine = (xc[need][:, None] + hc * (np.arange(1, _TABLE_SPLIT) / _TABLE_SPLIT)[None, :]).ravel()
-    Ff, ff, dff = _cdf_table(w, m, s, fine)
-    x = np.concatenate([xc, fine])
-    order = np.argsort(x, kind="stable")
-    x = x[order]
-    F, f, df = (np.concatenate(pair, 1)[:, order] for pair in ((Fc, Ff), (fc, ff), (dfc, dff)))
-    probs = w @ special.ndtr((np.asarray(points, float)[None, :] - m[:, None]) / s[:, None])
-    J = len(x)
-    j = (F[:, None, :] < np.asarray(q, float)[None, :, None]).sum(2) - 1      # (S, nq) bracket index
-    ok = ((j >= 0) & (j < J - 1)).all(1)
-    j = np.clip(j, 0, J - 2)
-    r = np.arange(S)[:, None]
-    h = x[j + 1] - x[j]
-    ok &= (h <= hc / _TABLE_SPLIT * 1.000001).all(1)                    # inside a subdivided interval
-    br = np.stack([x[j], h, F[r, j], F[r, j + 1], h * f[r, j], h * f[r, j + 1], h * h * df[r, j],
-                   h * h * df[r, j + 1]], -1)
-    return br, probs, ok
+    from .table_kernels import brackets, derivative_kernels, interval_ends
+
+    S, M = len(W), _HERMITE_M
+    J = int(min(max(math.ceil((b - a) / step), 4), _TABLE_MAX_POINTS - 1)) + 1
+    h = (b - a) / (J - 1)
+    x = np.concatenate([a + h * np.arange(J), points])
+    C = W @ special.ndtr((x[None, :] - m[:, None]) / s[:, None])
+    F = np.ascontiguousarray(C[:, :J])
+    jc, ok, need, il = brackets(F, q)
+    D = (W @ derivative_kernels(x[need], m, s, h, M).reshape(len(m), -1)).reshape(S, M, len(need))
+    left, right = interval_ends(F, D, jc, il)
+    return C[:, J:], x[jc], np.full(S, h), left, right, ok
 
 
-def _invert_quintic(br: np.ndarray, q) -> np.ndarray:
-    """Solve ``P(t) = q`` on each bracket of :func:`_table_quantiles` (``br[..., :]`` = x0, h, F0, F1,
-    h f0, h f1, h^2 f0', h^2 f1'), where ``P`` is the quintic Hermite interpolant of the CDF on
-    [x0, x0 + h]: safeguarded Newton, all brackets at once. Returns ``x0 + h t``."""
-    x0, h, F0, F1, f0, f1, d0, d1 = np.moveaxis(br, -1, 0)
-    qq = np.broadcast_to(np.asarray(q, float), F0.shape)
-    t = np.clip((qq - F0) / np.where(F1 > F0, F1 - F0, 1.0), 0.0, 1.0)
-    tl, th = np.zeros(t.shape), np.ones(t.shape)
-    for _ in range(60):
-        t2 = t * t
-        t3 = t2 * t
-        t4, t5 = t3 * t, t3 * t2
-        P = (F0 * (1 - 10 * t3 + 15 * t4 - 6 * t5) + F1 * (10 * t3 - 15 * t4 + 6 * t5)
-             + f0 * (t - 6 * t3 + 8 * t4 - 3 * t5) + f1 * (-4 * t3 + 7 * t4 - 3 * t5)
-             + d0 * 0.5 * (t2 - 3 * t3 + 3 * t4 - t5) + d1 * 0.5 * (t3 - 2 * t4 + t5)) - qq
-        dP = (F0 * (-30 * t2 + 60 * t3 - 30 * t4) + F1 * (30 * t2 - 60 * t3 + 30 * t4)
-              + f0 * (1 - 18 * t2 + 32 * t3 - 15 * t4) + f1 * (-12 * t2 + 28 * t3 - 15 * t4)
-              + d0 * 0.5 * (2 * t - 9 * t2 + 12 * t3 - 5 * t4) + d1 * 0.5 * (3 * t2 - 8 * t3 + 5 * t4))
-        tl = np.where(P < 0, t, tl)
-        th = np.where(P > 0, t, th)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tn = t - P / dP
-        tn = np.where(np.isfinite(tn) & (tn > tl) & (tn < th), tn, 0.5 * (tl + th))
-        done = (np.abs(tn - t) <= 1e-14) | (P == 0)
-        t = tn
-        if done.all():
-            break
-    return x0 + h * t
+def _invert_hermite(a: np.ndarray, b: np.ndarray, q) -> np.ndarray:
+    """Solve ``P(t) = q`` on [0, 1] for every interval at once, where ``P`` is the two-point Hermite
+    interpolant with Taylor coefficients ``a[..., k]`` at ``t = 0`` and ``b[..., k]`` at ``t = 1``
+    (``k = 0..M``; for the table, ``h^k F^(k) / k!``): ``P(t) = (1-t)^(M+1) A(t) + t^(M+1) B(1-t)``,
+    with ``A`` and ``B`` the degree-``M`` polynomials that match the Taylor series at each end
+    (:func:`~sclcmeta.engine.table_kernels.invert_hermite` solves it). Returns ``t`` (``a.shape[:-1]``).
+
+    Newton converges quadratically: the error left after a step ``d`` is ~ ``C d^2`` with
+    ``C = |P''/2P'| = h |f'/2f| < 1`` on a table interval (``h`` is below the components' SDs), so a
+    step below 1e-6 leaves less than 1e-12 of the interval (~1e-14 in x).
+    """
+    from .table_kernels import invert_hermite
+
+    M = a.shape[-1] - 1
+    shape = a.shape[:-1]
+    L = _two_point_matrix(M)
+    alpha = np.ascontiguousarray(a.reshape(-1, M + 1) @ L)
+    beta = np.ascontiguousarray((b.reshape(-1, M + 1) * (-1.0) ** np.arange(M + 1)) @ L)
+    qq = np.ascontiguousarray(np.broadcast_to(np.asarray(q, float), shape).ravel())
+    return invert_hermite(alpha, beta, qq, 1e-6, 1e-14).reshape(shape)
+
+
+@functools.lru_cache(maxsize=None)
+def _two_point_matrix(M: int) -> np.ndarray:
+    """``L[j, k] = C(M + k - j, k - j)``: Taylor coefficients ``a`` at an end of the interval give that
+    end's polynomial in the two-point Hermite form as ``a @ L`` (the series of ``(1 - t)^-(M+1)``)."""
+    L = np.array([[math.comb(M + k - j, k - j) if k >= j else 0 for k in range(M + 1)] for j in range(M + 1)], float)
+    L.flags.writeable = False
+    return L
 
 
 # -- MCMC: Pareto-smoothed importance reweighting ------------------------------------------------
