@@ -66,15 +66,32 @@ def test_sweep_of_a_meta_regression_coefficient_and_of_a_two_component_model():
     np.testing.assert_allclose(np.stack([out[k] for k in KEYS], 1), _separate(nested, sets), atol=1e-9)
 
 
-def test_closed_form_heterogeneity_densities_equal_scipy():
-    x = np.array([0.0, 1e-3, 0.05, 0.3, 0.99, 1.0, 2.5, 7.0])
-    for text in TAUS + ["half_cauchy(0.05)", "exponential(0.3)", "log_normal(-1, 0.5)", "uniform(0.2, 0.4)"]:
+def _scipy_logpdf(pr, x):
+    """scipy.stats' log density of a prior (the log-normal one as its definition: tau^2 ~ LN(mu, sigma))."""
+    from scipy import stats
+
+    p = dict(pr.params)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"normal": lambda: stats.norm.logpdf(x, p.get("mean"), p.get("sd")),
+                "student_t": lambda: stats.t.logpdf(x, p.get("df"), p.get("mean"), p.get("scale")),
+                "half_normal": lambda: stats.halfnorm.logpdf(x, scale=p.get("scale")),
+                "half_cauchy": lambda: stats.halfcauchy.logpdf(x, scale=p.get("scale")),
+                "exponential": lambda: stats.expon.logpdf(x, scale=1 / p.get("rate", 1.0)),
+                "uniform": lambda: stats.uniform.logpdf(x, p.get("lower"), p.get("upper", 1.0) - p.get("lower", 0.0)),
+                "log_normal": lambda: np.where(x > 0, stats.lognorm.logpdf(x * x, p.get("sigma"), scale=np.exp(p.get("mu", 0.0)))
+                                               + np.log(2 * np.abs(x)), -np.inf)}[pr.family]()
+
+
+def test_closed_form_prior_densities_equal_scipy():
+    x = np.array([-0.5, 0.0, 1e-3, 0.05, 0.3, 0.99, 1.0, 2.5, 7.0])
+    for text in TAUS + EFFECTS + ["half_cauchy(0.05)", "exponential(0.3)", "log_normal(-1, 0.5)", "uniform(0.2, 0.4)",
+                                  "normal(-0.29, 0.175)", "student_t(0.1, 0.5, 30)"]:
         pr = parse_prior(text)
-        want = pr.logpdf(x)
-        got = log_scale_prior(pr.family, dict(pr.params), x)
+        want = _scipy_logpdf(pr, x)
         fin = np.isfinite(want)
-        assert np.array_equal(fin, np.isfinite(got)), text
-        np.testing.assert_allclose(got[fin], want[fin], rtol=1e-12, atol=1e-12, err_msg=text)
+        for got in ([pr.logpdf(x)] + ([log_scale_prior(pr.family, dict(pr.params), x)] if pr.group == "scale" else [])):
+            assert np.array_equal(fin, np.isfinite(got)), text
+            np.testing.assert_allclose(got[fin], want[fin], rtol=1e-12, atol=1e-12, err_msg=text)
 
 
 def test_vectorized_mixture_quantiles_invert_the_mixture_cdf():

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import special
 
 from ..errors import SpecError
-from ..priors import Prior, PriorSet
+from ..priors import Prior, PriorSet, log_density
 from .gaussian import GaussianModel
 from .reference_priors import check_propriety, variance_logprior
 
@@ -550,33 +550,14 @@ _BLOCK = 1 << 21
 
 
 def log_scale_prior(family: str, params: dict, x: np.ndarray) -> np.ndarray:
-    """Log density of a heterogeneity prior at ``x``, in closed form (no scipy object per call).
+    """Log density of a heterogeneity prior at ``x``, in closed form (:func:`sclcmeta.priors.log_density`).
 
     ``params`` maps each hyperparameter to a number or an array broadcasting against ``x`` (the
-    prior sweep passes one row per setting). Agrees with :meth:`Prior.logpdf` (tested).
+    prior sweep passes one row per setting). Agrees with scipy.stats (tested).
     """
-    x = np.asarray(x, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if family == "half_normal":
-            s = params["scale"]
-            out = 0.5 * math.log(2.0 / math.pi) - np.log(s) - 0.5 * (x / s) ** 2
-        elif family == "half_cauchy":
-            s = params["scale"]
-            out = math.log(2.0 / math.pi) - np.log(s) - np.log1p((x / s) ** 2)
-        elif family == "exponential":
-            r = params["rate"]
-            out = np.log(r) - r * x
-        elif family == "uniform":
-            lo, hi = params["lower"], params["upper"]
-            return np.where((x >= lo) & (x <= hi), -np.log(np.asarray(hi, float) - lo), -np.inf)
-        elif family == "log_normal":
-            mu, sg = params["mu"], params["sigma"]
-            lt2 = np.log(x * x)
-            out = -0.5 * ((lt2 - mu) / sg) ** 2 - np.log(sg) - 0.5 * math.log(2 * math.pi) - lt2 + np.log(2 * x)
-            return np.where(x > 0, out, -np.inf)
-        else:
-            raise SpecError(f"{family}() is not a heterogeneity prior.")
-    return np.where(x >= 0, out, -np.inf)
+    if family not in ("half_normal", "half_cauchy", "exponential", "uniform", "log_normal"):
+        raise SpecError(f"{family}() is not a heterogeneity prior.")
+    return log_density(family, params, x)
 
 
 def likelihood_stats(model: GaussianModel, sig: np.ndarray):

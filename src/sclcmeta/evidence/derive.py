@@ -21,14 +21,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats
+from scipy.special import ndtr, ndtri
 
 
 def z_for_level(level: float) -> float:
     """Two-sided normal quantile for a CI of ``level`` (0.95 -> 1.95996...)."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"CI level must lie strictly between 0 and 1; got {level!r}.")
-    return float(stats.norm.ppf(0.5 + level / 2.0))
+    return float(ndtri(0.5 + level / 2.0))
 
 
 def se_from_ci(lo: float, hi: float, level: float = 0.95) -> float:
@@ -48,12 +48,12 @@ def se_from_p(hr: float, p: float) -> float:
         raise ValueError(f"p-value must lie strictly between 0 and 1 to give a standard error; got {p!r}.")
     if hr == 1.0:
         raise ValueError("HR = 1 carries no information about the standard error through a p-value.")
-    return abs(math.log(hr)) / float(stats.norm.ppf(1.0 - p / 2.0))
+    return abs(math.log(hr)) / float(ndtri(1.0 - p / 2.0))
 
 
 def p_from_log_hr(log_hr: float, se: float) -> float:
     """Two-sided Wald p-value of ``log_hr`` with standard error ``se``."""
-    return float(2.0 * stats.norm.sf(abs(log_hr) / se))
+    return float(2.0 * ndtr(-abs(log_hr) / se))
 
 
 FAVOURS = ("treatment", "comparator")
@@ -101,7 +101,7 @@ def _signed_z(p: float, favours: str | None) -> float:
     if favours not in FAVOURS:
         raise ValueError("A p-value has no sign: say which arm the log-rank test favours, "
                          f"favours='treatment' (HR < 1) or favours='comparator' (HR > 1); got {favours!r}.")
-    z = float(stats.norm.isf(pv / 2.0))   # isf, not ppf(1 - p/2): keeps its digits for very small p
+    z = -float(ndtri(pv / 2.0))   # the upper quantile as -ndtri(p/2), not ndtri(1 - p/2): keeps its digits for very small p
     return -z if favours == "treatment" else z
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -109,8 +108,10 @@ class NetworkData:
                             for v in rec.values()])
         return out
 
-    def graph(self) -> "nx.MultiGraph":
+    def graph(self) -> "networkx.MultiGraph":  # noqa: F821 (networkx is imported on use)
         """The evidence network as a networkx multigraph: one edge per contrast component."""
+        import networkx as nx   # imported when a network is analysed (a pairwise fit never needs it)
+
         g = nx.MultiGraph()
         g.add_nodes_from(self.treatments)
         for r in self.rows:
@@ -143,6 +144,8 @@ class NetworkData:
         """True when studies that do not compare ``a`` and ``b`` directly still connect them."""
         pair = tuple(sorted((a, b)))
         direct = {r.study for r in self.rows if pair in r.pairs}
+        import networkx as nx
+
         g = nx.Graph()
         for r in self.rows:
             if r.study not in direct:
@@ -150,6 +153,8 @@ class NetworkData:
         return a in g and b in g and nx.has_path(g, a, b)
 
     def check_connected(self, where: str = "network") -> None:
+        import networkx as nx
+
         ts = self.treatments
         seen = nx.node_connected_component(self.graph(), self.reference) if self.reference in ts else set()
         missing = [t for t in ts if t not in seen]

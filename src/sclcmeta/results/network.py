@@ -8,7 +8,6 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from ..engine.gaussian import GaussianModel
 from ..evidence.network import NetworkData
@@ -159,6 +158,8 @@ class NetworkResult(FitResult):
         """P(rank r) for each treatment; rank 1 = lowest HR (best). Includes SUCRA and P(best)."""
         ts = self.net.treatments
         D = np.stack([self.drug_draws[t] for t in ts], 1)
+        from scipy.stats import rankdata
+
         ranks = rankdata(D, axis=1, method="ordinal").astype(int)
         T = len(ts)
         P = np.stack([(ranks == r).mean(0) for r in range(1, T + 1)], 1)
