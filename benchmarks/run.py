@@ -1049,7 +1049,7 @@ def perf_ratio_lines(T) -> list[str]:
               f"{ms(sw['separate_fits'])} | {ratio(sw['separate_fits'], sw['sweep'])} faster | max difference "
               f"{sw['max_abs_diff']:.1e}; {n} x (`solve_exact` + 3 quantiles) takes {ms(sw['separate_solve_only'])} "
               f"({ratio(sw['separate_solve_only'], sw['sweep'])}); warm (median of {sw['reps']}); the first sweep in "
-              f"a process, which loads the compiled table kernels, {ms(sw['sweep_first_call'])} |",
+              f"a process with an empty numba cache, which compiles the table kernels, {ms(sw['sweep_first_call'])} |",
               f"| 20 priors by PSIS reweighting of one MCMC fit | {ms(sw['psis_20'])} | 20 compiled-once MCMC reruns "
               f"| {ms(20 * sw['mcmc_rerun_per_setting'])} (20 x median of {sw['n_rerun']}) | "
               f"{ratio(20 * sw['mcmc_rerun_per_setting'], sw['psis_20'])} faster | approximate: max k-hat "
@@ -1061,7 +1061,7 @@ def perf_ratio_lines(T) -> list[str]:
               "fresh process each; interpreter start included |",
               f"| `python -m sclcmeta fit --data CSV --method exact` | {ms(cl['fit_exact']['median'])} | `--help` | "
               f"{ms(cl['help']['median'])} | {ratio(cl['fit_exact']['median'], cl['help']['median'])} | 4 studies; "
-              "mostly imports (ArviZ, pandas, SciPy) |"]
+              "mostly imports (pandas, scipy.special, scipy.optimize); neither PyMC nor ArviZ is loaded |"]
     if lk:
         for r in lk["rows"]:
             if "error" in r:
